@@ -1,0 +1,112 @@
+"""The plain Python API behind the commands: CSV in, results (dicts) and bundles out.
+
+>>> from forecast_cli import api
+>>> from forecast_cli.config import DataConfig, WindowConfig
+>>> result = api.evaluate("sample_data/AAPL.csv", DataConfig(target="Close"), WindowConfig(30, 5))  # doctest: +SKIP
+>>> result["verdict"]["beat_naive"]  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import numpy as np
+
+from .config import DataConfig, ModelConfig, TrainConfig, WindowConfig, to_dict
+
+__all__ = ["check", "evaluate", "train", "MAX_STORED_RESIDUALS"]
+
+MAX_STORED_RESIDUALS = 2000
+
+
+def check(source, data: DataConfig | None = None):
+    """Read and validate a CSV; return the :class:`~forecast_cli.data.Dataset` (never imports TensorFlow)."""
+    from . import data as _data
+
+    data = (data or DataConfig()).check()
+    return _data.load(source, data, require_target=False)
+
+
+def _load_for_model(source, data: DataConfig, window: WindowConfig):
+    from . import data as _data
+
+    ds = _data.load(source, data.check(), require_target=True)
+    window.check()
+    need = window.lookback + window.horizon
+    if len(ds.frame) < need:
+        from .errors import DataError
+
+        raise DataError(f"series has {len(ds.frame)} rows, fewer than --lookback + --horizon = {need}; "
+                        "use a longer series or a smaller --lookback/--horizon", path=ds.source)
+    return ds
+
+
+def _dataset_info(ds) -> dict:
+    return {"file": ds.source, "rows": int(len(ds.frame)), "start": str(ds.frame.index[0]),
+            "end": str(ds.frame.index[-1]), "freq": ds.freq, "freq_label": ds.freq_label,
+            "target": list(ds.target), "features": list(ds.features)}
+
+
+def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), model: ModelConfig = ModelConfig(),
+             train: TrainConfig = TrainConfig(), *, folds: int = 5, cv: str = "expanding", season: int | None = None,
+             test_size: int | None = None, by_step: bool = False,
+             on_fold: Callable[[int, int], None] | None = None,
+             on_epoch: Callable[[int, int, dict], None] | None = None) -> dict:
+    """Cross-validate the network against the baselines on a CSV; return the JSON-ready result."""
+    from .evaluation import cross_validate
+
+    model.check(), train.check()
+    ds = _load_for_model(source, data, window)
+    m = season or ds.season
+    result = cross_validate(ds.values, n_targets=len(ds.target), window=window, model=model, train=train,
+                            season=m, n_folds=folds, cv=cv, test_size=test_size, by_step=by_step,
+                            index=ds.frame.index, on_fold=on_fold, on_epoch=on_epoch)
+    return {
+        "command": "evaluate",
+        "data": _dataset_info(ds),
+        "settings": {"window": to_dict(window), "model": to_dict(model), "train": to_dict(train),
+                     "folds": folds, "cv": cv, "season": m, "units": "data"},
+        **result,
+    }
+
+
+def train(source, output: str | os.PathLike | None, data: DataConfig, window: WindowConfig = WindowConfig(),
+          model: ModelConfig = ModelConfig(), train: TrainConfig = TrainConfig(), *, holdout: float = 0.1,
+          season: int | None = None, on_epoch=None) -> dict:
+    """Fit on all but a holdout tail, score it beside the baselines, and save a bundle to ``output``.
+
+    Returns the JSON-ready result (holdout metrics, bundle path and manifest summary).
+    """
+    from .bundle import fingerprint, save_bundle
+    from .evaluation import fit_holdout
+
+    model.check(), train.check()
+    ds = _load_for_model(source, data, window)
+    m = season or ds.season
+    net, info = fit_holdout(ds.values, n_targets=len(ds.target), window=window, model=model, train=train,
+                            season=m, holdout=holdout, index=ds.frame.index, on_epoch=on_epoch)
+    residuals = np.asarray(info.pop("residuals"))[-MAX_STORED_RESIDUALS:]
+    result = {"command": "train", "data": _dataset_info(ds),
+              "settings": {"window": to_dict(window), "model": to_dict(model), "train": to_dict(train),
+                           "holdout": holdout, "season": m, "units": "data"},
+              "holdout": info}
+    if output is not None:
+        manifest_extra = {
+            "data": {
+                **to_dict(data.check()),
+                "target": list(ds.target), "features": list(ds.features), "columns": list(ds.frame.columns),
+                "date_col": ds.date_col, "freq": ds.freq, "freq_label": ds.freq_label,
+                "trading_days": bool(ds.trading_days), "season": int(m),
+                "last_timestamp": str(ds.frame.index[-1]),
+            },
+            "training_data": {"file": os.path.basename(str(ds.source)), **fingerprint(ds.frame)},
+            "holdout": {k: v for k, v in info.items() if k != "by_step"},
+            # Held-out residuals (truth - forecast), shape (horizon, n_targets, n_windows), for
+            # conformal prediction intervals per horizon step.
+            "conformal": {"method": "split conformal, absolute holdout residuals per step",
+                          "residuals": np.transpose(residuals, (1, 2, 0)).round(10).tolist()},
+        }
+        manifest = save_bundle(output, net, manifest_extra)
+        result["bundle"] = {"path": str(output), "model_sha256": manifest["model_sha256"],
+                            "format_version": manifest["format_version"]}
+    return result

@@ -1,0 +1,452 @@
+"""The ``forecast`` command: options -> settings -> library -> rendering; errors -> exit codes.
+
+Only the standard library, Typer and rich are imported here at start-up; the library modules
+that need pandas or TensorFlow are imported inside the commands that use them.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import __version__
+from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, ForecastError, Interrupted
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="forecast",
+    help="Honest, cross-validated LSTM forecasts for CSV time series.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class State:
+    quiet: bool = False
+    verbose: bool = False
+    debug: bool = False
+    no_color: bool = False
+
+
+STATE = State()
+
+
+# ----------------------------------------------------------------------------- consoles
+def _stdout_console():
+    from rich.console import Console
+
+    return Console(no_color=STATE.no_color or None, highlight=False, soft_wrap=False)
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True, no_color=STATE.no_color or None, highlight=False)
+
+
+def _echo_err(msg: str) -> None:
+    sys.stderr.write(msg.rstrip("\n") + "\n")
+    sys.stderr.flush()
+
+
+def _print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str, allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
+# ----------------------------------------------------------------------------- errors & signals
+def _on_sigterm(signum, frame):
+    raise Interrupted("interrupted by SIGTERM; nothing half-written was left behind")
+
+
+def _handle_errors(fn):
+    """Turn library errors into one line on stderr and the documented exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except ForecastError as e:
+            if STATE.debug:
+                traceback.print_exc()
+            _echo_err(f"error: {e.message}")
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            _echo_err("error: interrupted; nothing half-written was left behind")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as e:  # a bug, not a user's mistake: still one line unless --debug
+            if STATE.debug:
+                traceback.print_exc()
+            first = str(e).splitlines()[0] if str(e) else ""
+            _echo_err(f"error: internal error: {type(e).__name__}: {first} (rerun with --debug for a traceback)")
+            raise typer.Exit(EXIT_FAILURE) from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    return wrapper
+
+
+# ----------------------------------------------------------------------------- shared options
+def _env(name: str) -> str:
+    return f"FORECAST_{name.upper()}"
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but results and errors.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFlow's logs and more progress.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR is respected too).")]
+
+DataArg = Annotated[str, typer.Argument(help="CSV file, or - for standard input.", show_default=False)]
+TargetOpt = Annotated[Optional[list[str]], typer.Option(
+    "--target", "-t", envvar=_env("target"), show_default=False,
+    help="Column(s) to forecast; repeat or separate with commas. Required unless there is one numeric column.")]
+FeaturesOpt = Annotated[Optional[list[str]], typer.Option(
+    "--features", "-f", envvar=_env("features"), show_default=False,
+    help="Extra numeric input columns; repeat or separate with commas.")]
+DateColOpt = Annotated[Optional[str], typer.Option("--date-col", envvar=_env("date_col"),
+                                                   help="Date column (found by name or by parsing if omitted).")]
+TimeColOpt = Annotated[Optional[str], typer.Option("--time-col", envvar=_env("time_col"),
+                                                   help="Separate time-of-day column to combine with the date.")]
+NaOpt = Annotated[Optional[list[str]], typer.Option("--na-values", envvar=_env("na_values"), show_default=False,
+                                                    help="Extra missing-value markers, e.g. -200.")]
+MaxGapOpt = Annotated[int, typer.Option("--max-gap", min=0, envvar=_env("max_gap"),
+                                        help="Interpolate runs of up to this many missing steps.")]
+GapsOpt = Annotated[str, typer.Option("--gaps", envvar=_env("gaps"),
+                                      help="Longer gaps: 'error', or 'skip' the windows that cross them.")]
+SepOpt = Annotated[Optional[str], typer.Option("--sep", envvar=_env("sep"), help="Field delimiter (sniffed if omitted).")]
+DecimalOpt = Annotated[Optional[str], typer.Option("--decimal", envvar=_env("decimal"),
+                                                   help="Decimal mark (sniffed if omitted).")]
+
+LookbackOpt = Annotated[int, typer.Option("--lookback", "-l", min=1, envvar=_env("lookback"), help="Input window length (steps).")]
+HorizonOpt = Annotated[int, typer.Option("--horizon", "-H", min=1, envvar=_env("horizon"),
+                                         help="Steps predicted at once.")]
+ModelOpt = Annotated[str, typer.Option("--model", "-m", envvar=_env("model"), help="lstm, gru or attention.")]
+UnitsOpt = Annotated[int, typer.Option("--units", min=1, envvar=_env("units"), help="Units per recurrent layer.")]
+LayersOpt = Annotated[int, typer.Option("--layers", min=1, envvar=_env("layers"), help="Stacked recurrent layers.")]
+DropoutOpt = Annotated[float, typer.Option("--dropout", min=0.0, max=0.95, envvar=_env("dropout"),
+                                           help="Dropout after the recurrent stack (not on input features).")]
+RecDropoutOpt = Annotated[float, typer.Option("--recurrent-dropout", min=0.0, max=0.95, envvar=_env("recurrent_dropout"),
+                                              help="Dropout on the recurrent state.")]
+NormOpt = Annotated[str, typer.Option("--norm", envvar=_env("norm"),
+                                      help="'last': model changes from each window's last value; 'none': levels.")]
+LinearOpt = Annotated[bool, typer.Option("--linear-skip/--no-linear-skip", envvar=_env("linear_skip"),
+                                         help="Add a linear path from the window beside the recurrent one.")]
+EpochsOpt = Annotated[int, typer.Option("--epochs", min=1, envvar=_env("epochs"), help="Most training epochs.")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, envvar=_env("batch_size"), help="Windows per step.")]
+PatienceOpt = Annotated[int, typer.Option("--patience", min=0, envvar=_env("patience"),
+                                          help="Early-stopping patience (epochs); best weights are restored.")]
+LrOpt = Annotated[float, typer.Option("--learning-rate", min=1e-8, envvar=_env("learning_rate"), help="Adam step size.")]
+SeedOpt = Annotated[int, typer.Option("--seed", envvar=_env("seed"), help="Random seed: same seed, same numbers.")]
+ThreadsOpt = Annotated[int, typer.Option("--threads", min=0, envvar=_env("threads"),
+                                         help="TensorFlow intra-op threads (0: TensorFlow decides).")]
+SeasonOpt = Annotated[Optional[int], typer.Option("--season", min=1, envvar=_env("season"),
+                                                  help="Season length for seasonal naive (inferred if omitted).")]
+
+
+def _listify(v) -> tuple:
+    out = []
+    for item in v or ():
+        out.extend(s.strip() for s in str(item).split(",") if s.strip())
+    return tuple(out)
+
+
+def _setup(quiet=False, verbose=False, debug=False, no_color=False) -> None:
+    STATE.quiet |= quiet
+    STATE.verbose |= verbose
+    STATE.debug |= debug
+    STATE.no_color |= no_color
+    from . import runtime
+
+    runtime.VERBOSE = STATE.verbose
+    if not STATE.verbose:
+        import warnings
+
+        warnings.filterwarnings("ignore")
+
+
+def _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal):
+    from .config import DataConfig
+
+    return DataConfig(target=_listify(target), features=_listify(features), date_col=date_col, time_col=time_col,
+                      na_values=_listify(na_values), max_gap=max_gap, gaps=gaps, sep=sep, decimal=decimal).check()
+
+
+class _Progress:
+    """Fold and epoch progress on stderr through rich; silent when stderr is not a terminal."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.progress = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                                     console=_stderr_console(), transient=True)
+            self.progress.__enter__()
+            self.fold_task = None
+            self.epoch_task = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def on_fold(self, k: int, n: int) -> None:
+        if self.progress is None:
+            return
+        if self.fold_task is None:
+            self.fold_task = self.progress.add_task("folds", total=n, info="")
+        self.progress.update(self.fold_task, completed=k - 1, info=f"fitting fold {k}")
+        if self.epoch_task is not None:
+            self.progress.reset(self.epoch_task)
+
+    def on_epoch(self, epoch: int, epochs: int, logs: dict) -> None:
+        if self.progress is None:
+            return
+        if self.epoch_task is None:
+            self.epoch_task = self.progress.add_task("epochs", total=epochs, info="")
+        loss = logs.get("val_loss")
+        self.progress.update(self.epoch_task, completed=epoch, total=epochs,
+                             info=f"val_loss {loss:.4g}" if loss is not None else "")
+
+
+def _progress_enabled() -> bool:
+    return not STATE.quiet and sys.stderr.isatty()
+
+
+# ----------------------------------------------------------------------------- callback
+def _version(value: bool):
+    if value:
+        typer.echo(f"forecast-cli {__version__}")
+        raise typer.Exit()
+
+
+def _load_config(path: Optional[Path]) -> dict:
+    """A TOML file with the options' names (dashes or underscores); ``[command]`` tables override."""
+    if path is None:
+        env = os.environ.get("FORECAST_CONFIG")
+        path = Path(env) if env else None
+    if path is None:
+        return {}
+    import tomllib
+
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise typer.BadParameter(f"config file {path} not found", param_hint="--config") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, IsADirectoryError) as e:
+        raise typer.BadParameter(f"{path}: {e}", param_hint="--config") from None
+    commands = ("check", "evaluate", "train", "predict", "score", "inspect")
+    flat = {k.replace("-", "_"): v for k, v in raw.items() if not isinstance(v, dict)}
+    out = {}
+    for c in commands:
+        section = {k.replace("-", "_"): v for k, v in raw.get(c, {}).items()} if isinstance(raw.get(c), dict) else {}
+        out[c] = {**flat, **section}
+    return out
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file of option defaults "
+                                                   "(flags > FORECAST_* variables > file > built-in).",
+                                                   show_default=False)] = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+):
+    """Honest, cross-validated LSTM forecasts for CSV time series.
+
+    Exit codes: 0 success, 1 failed (bad data or bundle), 2 usage error, 3 some files failed
+    in 'score', 130 interrupted.
+    """
+    STATE.quiet, STATE.verbose, STATE.debug, STATE.no_color = quiet, verbose, debug, no_color
+    defaults = _load_config(config)
+    if defaults:
+        ctx.default_map = {**(ctx.default_map or {}), **defaults}
+
+
+# ----------------------------------------------------------------------------- commands
+@app.command()
+@_handle_errors
+def check(
+    data: DataArg,
+    target: TargetOpt = None,
+    features: FeaturesOpt = None,
+    date_col: DateColOpt = None,
+    time_col: TimeColOpt = None,
+    na_values: NaOpt = None,
+    max_gap: MaxGapOpt = 3,
+    gaps: GapsOpt = "error",
+    sep: SepOpt = None,
+    decimal: DecimalOpt = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+):
+    """Describe and validate a CSV: rows, time range, frequency, gaps, missing values. No TensorFlow."""
+    _setup(quiet, verbose, debug, no_color)
+    from . import api
+    from .report import render_check
+
+    cfg = _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal)
+    summary = api.check(data, cfg).summary()
+    if json_out:
+        _print_json(summary)
+    else:
+        render_check(_stdout_console(), summary)
+
+
+@app.command()
+@_handle_errors
+def evaluate(
+    data: DataArg,
+    target: TargetOpt = None,
+    features: FeaturesOpt = None,
+    lookback: LookbackOpt = 30,
+    horizon: HorizonOpt = 5,
+    folds: Annotated[int, typer.Option("--folds", "-k", min=1, envvar=_env("folds"), help="Number of folds.")] = 5,
+    cv: Annotated[str, typer.Option("--cv", envvar=_env("cv"),
+                                    help="'expanding' (train on all the past) or 'sliding' (fixed-size past).")] = "expanding",
+    test_size: Annotated[Optional[int], typer.Option("--test-size", min=1, envvar=_env("test_size"),
+                                                      help="Rows per test span (default rows // (folds + 1)).")] = None,
+    by_step: Annotated[bool, typer.Option("--by-step", help="Also report metrics per horizon step.")] = False,
+    season: SeasonOpt = None,
+    model: ModelOpt = "lstm",
+    units: UnitsOpt = 32,
+    layers: LayersOpt = 1,
+    dropout: DropoutOpt = 0.1,
+    recurrent_dropout: RecDropoutOpt = 0.0,
+    norm: NormOpt = "last",
+    linear_skip: LinearOpt = True,
+    epochs: EpochsOpt = 30,
+    batch_size: BatchOpt = 64,
+    patience: PatienceOpt = 5,
+    learning_rate: LrOpt = 1e-3,
+    seed: SeedOpt = 0,
+    threads: ThreadsOpt = 1,
+    date_col: DateColOpt = None,
+    time_col: TimeColOpt = None,
+    na_values: NaOpt = None,
+    max_gap: MaxGapOpt = 3,
+    gaps: GapsOpt = "error",
+    sep: SepOpt = None,
+    decimal: DecimalOpt = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+):
+    """Cross-validate the model against naive, seasonal-naive and linear baselines (time-ordered folds)."""
+    _setup(quiet, verbose, debug, no_color)
+    from . import api
+    from .config import ModelConfig, TrainConfig, WindowConfig
+    from .report import render_evaluation
+
+    cfg = _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal)
+    window = WindowConfig(lookback, horizon).check()
+    mcfg = ModelConfig(model, units, layers, dropout, recurrent_dropout, norm, linear_skip).check()
+    tcfg = TrainConfig(epochs, batch_size, patience, 0.1, learning_rate, seed, threads).check()
+    with _Progress(_progress_enabled()) as prog:
+        result = api.evaluate(data, cfg, window, mcfg, tcfg, folds=folds, cv=cv, season=season,
+                              test_size=test_size, by_step=by_step, on_fold=prog.on_fold, on_epoch=prog.on_epoch)
+    if json_out:
+        _print_json(result)
+    else:
+        render_evaluation(_stdout_console(), result, by_step=by_step)
+
+
+@app.command()
+@_handle_errors
+def train(
+    data: DataArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Bundle file to write (.fcst).",
+                                         dir_okay=False, show_default=False)],
+    target: TargetOpt = None,
+    features: FeaturesOpt = None,
+    lookback: LookbackOpt = 30,
+    horizon: HorizonOpt = 5,
+    holdout: Annotated[float, typer.Option("--holdout", min=0.0, envvar=_env("holdout"),
+                                           help="Holdout tail: a fraction of the rows (<1) or a row count.")] = 0.1,
+    season: SeasonOpt = None,
+    model: ModelOpt = "lstm",
+    units: UnitsOpt = 32,
+    layers: LayersOpt = 1,
+    dropout: DropoutOpt = 0.1,
+    recurrent_dropout: RecDropoutOpt = 0.0,
+    norm: NormOpt = "last",
+    linear_skip: LinearOpt = True,
+    epochs: EpochsOpt = 30,
+    batch_size: BatchOpt = 64,
+    patience: PatienceOpt = 5,
+    learning_rate: LrOpt = 1e-3,
+    seed: SeedOpt = 0,
+    threads: ThreadsOpt = 1,
+    date_col: DateColOpt = None,
+    time_col: TimeColOpt = None,
+    na_values: NaOpt = None,
+    max_gap: MaxGapOpt = 3,
+    gaps: GapsOpt = "error",
+    sep: SepOpt = None,
+    decimal: DecimalOpt = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+):
+    """Fit on all but a holdout tail, report holdout metrics beside the baselines, save a bundle."""
+    _setup(quiet, verbose, debug, no_color)
+    from . import api
+    from .config import ModelConfig, TrainConfig, WindowConfig
+    from .report import render_train
+
+    cfg = _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal)
+    window = WindowConfig(lookback, horizon).check()
+    mcfg = ModelConfig(model, units, layers, dropout, recurrent_dropout, norm, linear_skip).check()
+    tcfg = TrainConfig(epochs, batch_size, patience, 0.1, learning_rate, seed, threads).check()
+    if output.exists() and output.is_dir():
+        from .errors import ConfigError
+
+        raise ConfigError(f"--output {output} is a directory; give a file name such as model.fcst")
+    with _Progress(_progress_enabled()) as prog:
+        result = api.train(data, output, cfg, window, mcfg, tcfg, holdout=holdout, season=season,
+                           on_epoch=prog.on_epoch)
+    if json_out:
+        _print_json(result)
+    else:
+        render_train(_stdout_console(), result)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""Frozen settings for data, windows, model and training, with one table of defaults.
+
+Each dataclass only stores values; ``check()`` validates them and raises
+:class:`~forecast_cli.errors.ConfigError` naming the option and what was received.
+``to_dict``/``from_dict`` round-trip through JSON (the bundle manifest stores them).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = ["DataConfig", "WindowConfig", "ModelConfig", "TrainConfig", "to_dict", "from_dict"]
+
+
+def _tuple(v: Any) -> tuple:
+    if v is None:
+        return ()
+    if isinstance(v, str):
+        return tuple(s.strip() for s in v.split(",") if s.strip())
+    return tuple(v)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How to read a CSV into a regular, numeric, time-indexed frame.
+
+    Args:
+        target: column(s) to forecast. Defaults to the last numeric column when empty.
+        features: extra numeric input columns. Defaults to none.
+        date_col: name of the date column; found by name or by parsing when None.
+        time_col: a separate time-of-day column combined with the date; found by name when None.
+        na_values: extra strings that mark a missing value (e.g. ``-200``).
+        max_gap: longest run of missing steps filled by linear interpolation. Defaults to 3.
+        gaps: what to do with longer gaps: ``error`` or ``skip`` (windows that cross them are
+            left out). Defaults to ``error``.
+        sep: field delimiter; sniffed when None.
+        decimal: decimal mark; sniffed when None.
+    """
+
+    target: tuple[str, ...] = ()
+    features: tuple[str, ...] = ()
+    date_col: str | None = None
+    time_col: str | None = None
+    na_values: tuple[str, ...] = ()
+    max_gap: int = 3
+    gaps: str = "error"
+    sep: str | None = None
+    decimal: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "target", _tuple(self.target))
+        object.__setattr__(self, "features", _tuple(self.features))
+        object.__setattr__(self, "na_values", tuple(str(v) for v in _tuple(self.na_values)))
+
+    def check(self) -> "DataConfig":
+        if self.max_gap < 0:
+            raise ConfigError(f"--max-gap must be >= 0. Got {self.max_gap}.")
+        if self.gaps not in ("error", "skip"):
+            raise ConfigError(f"--gaps must be 'error' or 'skip'. Got {self.gaps!r}.")
+        overlap = set(self.target) & set(self.features)
+        if overlap:
+            raise ConfigError(
+                f"column(s) {sorted(overlap)} given both as --target and --features; "
+                "targets are inputs already, drop them from --features."
+            )
+        return self
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """Input and output window lengths.
+
+    Args:
+        lookback: number of past steps the model sees. Defaults to 30.
+        horizon: number of future steps predicted at once (direct multi-step). Defaults to 5.
+    """
+
+    lookback: int = 30
+    horizon: int = 5
+
+    def check(self) -> "WindowConfig":
+        if self.lookback < 1:
+            raise ConfigError(f"--lookback must be an int >= 1. Got {self.lookback}.")
+        if self.horizon < 1:
+            raise ConfigError(f"--horizon must be an int >= 1. Got {self.horizon}.")
+        return self
+
+
+MODEL_FAMILIES = ("lstm", "gru", "attention")
+NORMS = ("last", "none")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The recurrent network.
+
+    Args:
+        model: ``lstm``, ``gru`` or ``attention`` (an LSTM with attention over its outputs).
+            Defaults to ``lstm``.
+        units: hidden units per recurrent layer. Defaults to 32.
+        layers: stacked recurrent layers. Defaults to 1.
+        dropout: dropout on the recurrent stack's output, before the dense head (not on the
+            input features: on a single series that would blank time steps). Defaults to 0.1.
+        recurrent_dropout: Keras' dropout on the recurrent state. Defaults to 0.
+        norm: ``last`` subtracts each window's last value before the network and adds it back
+            to the forecast (the network learns changes); ``none`` feeds scaled levels.
+            Defaults to ``last``.
+        linear_skip: add a linear map of the (normalised) window to the output, beside the
+            recurrent path. Defaults to True.
+    """
+
+    model: str = "lstm"
+    units: int = 32
+    layers: int = 1
+    dropout: float = 0.1
+    recurrent_dropout: float = 0.0
+    norm: str = "last"
+    linear_skip: bool = True
+
+    def check(self) -> "ModelConfig":
+        if self.model not in MODEL_FAMILIES:
+            raise ConfigError(f"--model must be one of {', '.join(MODEL_FAMILIES)}. Got {self.model!r}.")
+        if self.norm not in NORMS:
+            raise ConfigError(f"--norm must be one of {', '.join(NORMS)}. Got {self.norm!r}.")
+        if self.units < 1:
+            raise ConfigError(f"--units must be an int >= 1. Got {self.units}.")
+        if self.layers < 1:
+            raise ConfigError(f"--layers must be an int >= 1. Got {self.layers}.")
+        for name, v in (("--dropout", self.dropout), ("--recurrent-dropout", self.recurrent_dropout)):
+            if not 0.0 <= v < 1.0:
+                raise ConfigError(f"{name} must be a float in [0, 1). Got {v}.")
+        return self
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How the network is fitted.
+
+    Args:
+        epochs: most passes over the training windows. Defaults to 30.
+        batch_size: windows per gradient step. Defaults to 64.
+        patience: epochs without improvement of the validation loss before stopping early
+            (best weights restored). Defaults to 5.
+        val_fraction: chronological tail of the training windows used for early stopping.
+            Defaults to 0.1.
+        learning_rate: Adam's step size. Defaults to 1e-3.
+        seed: seeds Python, NumPy and TensorFlow; same seed, same numbers. Defaults to 0.
+        threads: TensorFlow intra-op threads (inter-op is 1). 0 lets TensorFlow decide.
+            Defaults to 1, the steadiest on a 2-core machine.
+    """
+
+    epochs: int = 30
+    batch_size: int = 64
+    patience: int = 5
+    val_fraction: float = 0.1
+    learning_rate: float = 1e-3
+    seed: int = 0
+    threads: int = 1
+
+    def check(self) -> "TrainConfig":
+        if self.epochs < 1:
+            raise ConfigError(f"--epochs must be an int >= 1. Got {self.epochs}.")
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch-size must be an int >= 1. Got {self.batch_size}.")
+        if self.patience < 0:
+            raise ConfigError(f"--patience must be an int >= 0. Got {self.patience}.")
+        if not 0.0 < self.val_fraction < 0.5:
+            raise ConfigError(f"--val-fraction must be a float in (0, 0.5). Got {self.val_fraction}.")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"--learning-rate must be > 0. Got {self.learning_rate}.")
+        return self
+
+
+def to_dict(obj) -> dict:
+    """A JSON-ready dict of a settings dataclass (tuples become lists)."""
+    out = {}
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        out[f.name] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def from_dict(cls, d: dict):
+    """Build ``cls`` from a dict, ignoring unknown keys (forward compatible) and checking types."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"{cls.__name__} settings must be a JSON object. Got {type(d).__name__}.")
+    known = {f.name: f for f in fields(cls)}
+    kwargs = {k: v for k, v in d.items() if k in known}
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # pragma: no cover - defensive
+        raise ConfigError(f"invalid {cls.__name__} settings: {e}") from None

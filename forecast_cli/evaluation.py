@@ -1,0 +1,206 @@
+"""Time-series cross-validation and holdout evaluation of the model beside the baselines.
+
+Folds follow time order (scikit-learn's ``TimeSeriesSplit`` over rows). In each fold the
+scaler and network are refitted on the training rows only; a training window's targets end
+before the test span begins, so no test target is ever seen in training. Test windows may
+take their *inputs* from before the test span (the past is known at forecast time).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .baselines import make_baselines
+from .config import ModelConfig, TrainConfig, WindowConfig
+from .errors import ConfigError, DataError
+from .metrics import aggregate, compute_metrics, mase_scale, metrics_by_step
+from .training import NeuralForecaster
+from .windows import valid_origins
+
+__all__ = ["Fold", "make_folds", "cross_validate", "holdout_split", "fit_holdout", "MODEL_KEY"]
+
+MODEL_KEY = "model"
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One split: training rows ``[train_start, train_stop)``, test rows ``[test_start, test_stop)``."""
+
+    index: int
+    train_start: int
+    train_stop: int
+    test_start: int
+    test_stop: int
+    train_origins: np.ndarray
+    test_origins: np.ndarray
+
+
+def _split_origins(values, lookback, horizon, train_start, train_stop, test_start, test_stop):
+    train = valid_origins(values, lookback, horizon, start=train_start, stop=train_stop)
+    test = valid_origins(values, lookback, horizon, start=max(0, test_start - lookback), stop=test_stop)
+    test = test[test >= test_start - 1]  # first forecast step is the first test row
+    return train, test
+
+
+def make_folds(values: np.ndarray, lookback: int, horizon: int, n_folds: int = 5, cv: str = "expanding",
+               test_size: int | None = None) -> list[Fold]:
+    """Chronological folds over the rows of ``values``.
+
+    ``expanding``: every fold trains on all rows before its test span. ``sliding``: every fold
+    trains on the same number of rows, the ones just before its test span.
+    Test spans are consecutive, of ``test_size`` rows (default ``n_rows // (n_folds + 1)``).
+    """
+    from sklearn.model_selection import TimeSeriesSplit
+
+    n_rows = len(values)
+    if cv not in ("expanding", "sliding"):
+        raise ConfigError(f"--cv must be 'expanding' or 'sliding'. Got {cv!r}.")
+    if n_folds < 1:
+        raise ConfigError(f"--folds must be an int >= 1. Got {n_folds}.")
+    test_size = test_size or n_rows // (n_folds + 1)
+    if test_size < horizon:
+        raise DataError(
+            f"{n_rows} rows give test spans of {test_size} rows with {n_folds} folds, shorter than the "
+            f"horizon {horizon}; use fewer --folds, a smaller --horizon, or a longer series"
+        )
+    first_train = n_rows - n_folds * test_size
+    if first_train < lookback + horizon:
+        raise DataError(
+            f"{n_rows} rows leave {first_train} training rows for the first of {n_folds} folds, fewer than "
+            f"lookback + horizon = {lookback + horizon}; use fewer --folds or a smaller --lookback"
+        )
+    splitter = TimeSeriesSplit(n_splits=n_folds, test_size=test_size,
+                               max_train_size=first_train if cv == "sliding" else None)
+    folds = []
+    for k, (tr, te) in enumerate(splitter.split(np.zeros((n_rows, 1)))):
+        a, b, c, d = int(tr[0]), int(tr[-1]) + 1, int(te[0]), int(te[-1]) + 1
+        train, test = _split_origins(values, lookback, horizon, a, b, c, d)
+        folds.append(Fold(k + 1, a, b, c, d, train, test))
+    return folds
+
+
+def _targets(values, origins, horizon, n_targets):
+    rows = np.asarray(origins)[:, None] + np.arange(1, horizon + 1)[None, :]
+    return np.asarray(values, dtype=np.float64)[rows, :n_targets]
+
+
+def _score_all(forecasters, values, fold_train_rows, test_origins, horizon, n_targets, by_step):
+    y_true = _targets(values, test_origins, horizon, n_targets)
+    scale = mase_scale(values[fold_train_rows[0]:fold_train_rows[1], :n_targets])
+    metrics, steps, preds = {}, {}, {}
+    for name, f in forecasters:
+        y_pred = f.predict(values, test_origins)
+        preds[name] = y_pred
+        metrics[name] = compute_metrics(y_true, y_pred, scale)
+        if by_step:
+            steps[name] = metrics_by_step(y_true, y_pred, scale)
+    return y_true, preds, metrics, steps
+
+
+def _verdict(summary: dict, metric: str = "rmse") -> dict:
+    m = summary[MODEL_KEY][metric]["mean"]
+    n = summary["naive"][metric]["mean"]
+    best = min((k for k in summary if summary[k][metric]["mean"] is not None),
+               key=lambda k: summary[k][metric]["mean"])
+    return {"metric": metric, "model": m, "naive": n, "beat_naive": bool(m < n), "best": best}
+
+
+def cross_validate(values: np.ndarray, *, n_targets: int, window: WindowConfig, model: ModelConfig,
+                   train: TrainConfig, season: int = 1, n_folds: int = 5, cv: str = "expanding",
+                   test_size: int | None = None, by_step: bool = False, index=None,
+                   on_fold: Callable[[int, int], None] | None = None,
+                   on_epoch: Callable[[int, int, dict], None] | None = None) -> dict:
+    """Cross-validate the network and the baselines; return a JSON-ready result.
+
+    Returns a dict with ``folds`` (per fold: rows, dates, window counts, epochs and
+    ``metrics[name][metric]``), ``summary[name][metric] = {"mean", "std"}`` and ``verdict``.
+    """
+    L, H = window.lookback, window.horizon
+    values = np.asarray(values, dtype=np.float64)
+    folds = make_folds(values, L, H, n_folds, cv, test_size)
+    fold_out, per_name = [], {}
+    for fold in folds:
+        if on_fold:
+            on_fold(fold.index, len(folds))
+        if len(fold.test_origins) == 0:
+            raise DataError(f"fold {fold.index} has no complete test window (gaps cover its test span); "
+                            "use fewer --folds or a smaller --max-gap")
+        net = NeuralForecaster(window, model, train, n_targets).fit(values, fold.train_origins, on_epoch=on_epoch)
+        forecasters = [(MODEL_KEY, net)] + [(b.name, b.fit(values, fold.train_origins))
+                                             for b in make_baselines(L, H, n_targets, season)]
+        _, _, metrics, steps = _score_all(forecasters, values, (fold.train_start, fold.train_stop),
+                                          fold.test_origins, H, n_targets, by_step)
+        entry = {
+            "fold": fold.index,
+            "train_rows": [fold.train_start, fold.train_stop],
+            "test_rows": [fold.test_start, fold.test_stop],
+            "n_train_windows": int(len(fold.train_origins)),
+            "n_test_windows": int(len(fold.test_origins)),
+            "epochs": net.epochs_run_,
+            "best_epoch": net.best_epoch_,
+            "metrics": metrics,
+        }
+        if index is not None:
+            entry["train_period"] = [str(index[fold.train_start]), str(index[fold.train_stop - 1])]
+            entry["test_period"] = [str(index[fold.test_start]), str(index[fold.test_stop - 1])]
+        if by_step:
+            entry["by_step"] = steps
+        fold_out.append(entry)
+        for name, m in metrics.items():
+            per_name.setdefault(name, []).append(m)
+    summary = {name: aggregate(ms) for name, ms in per_name.items()}
+    result = {"folds": fold_out, "summary": summary, "verdict": _verdict(summary)}
+    if by_step:
+        result["summary_by_step"] = {
+            name: [aggregate([f["by_step"][name][h] for f in fold_out]) for h in range(H)]
+            for name in per_name
+        }
+    return result
+
+
+def holdout_split(n_rows: int, lookback: int, horizon: int, holdout: float | int) -> int:
+    """First row of the holdout tail: ``holdout`` rows, or that fraction of the rows if < 1."""
+    n_hold = int(round(n_rows * holdout)) if holdout < 1 else int(holdout)
+    n_hold = max(n_hold, horizon)
+    start = n_rows - n_hold
+    if start < lookback + horizon + 1:
+        raise DataError(f"{n_rows} rows are too few for a holdout of {n_hold} rows with lookback {lookback} "
+                        f"and horizon {horizon}; use a longer series or a smaller --holdout")
+    return start
+
+
+def fit_holdout(values: np.ndarray, *, n_targets: int, window: WindowConfig, model: ModelConfig,
+                train: TrainConfig, season: int = 1, holdout: float | int = 0.1, index=None,
+                on_epoch=None) -> tuple[NeuralForecaster, dict]:
+    """Fit on all rows but a holdout tail; score the network and baselines on the tail.
+
+    Returns the fitted forecaster and a dict with ``metrics``, per-step absolute residuals
+    quantiles support (``residuals``: ``(n_windows, horizon, n_targets)`` list) and row ranges.
+    """
+    L, H = window.lookback, window.horizon
+    values = np.asarray(values, dtype=np.float64)
+    start = holdout_split(len(values), L, H, holdout)
+    tr, te = _split_origins(values, L, H, 0, start, start, len(values))
+    if len(te) == 0:
+        raise DataError("the holdout tail has no complete window (gaps cover it); use a larger --holdout")
+    net = NeuralForecaster(window, model, train, n_targets).fit(values, tr, on_epoch=on_epoch)
+    forecasters = [(MODEL_KEY, net)] + [(b.name, b.fit(values, tr))
+                                         for b in make_baselines(L, H, n_targets, season)]
+    y_true, preds, metrics, steps = _score_all(forecasters, values, (0, start), te, H, n_targets, True)
+    info = {
+        "train_rows": [0, start],
+        "holdout_rows": [start, len(values)],
+        "n_train_windows": int(len(tr)),
+        "n_holdout_windows": int(len(te)),
+        "epochs": net.epochs_run_,
+        "best_epoch": net.best_epoch_,
+        "metrics": metrics,
+        "by_step": steps,
+        "residuals": (y_true - preds[MODEL_KEY]),
+    }
+    if index is not None:
+        info["train_period"] = [str(index[0]), str(index[start - 1])]
+        info["holdout_period"] = [str(index[start]), str(index[len(values) - 1])]
+    return net, info

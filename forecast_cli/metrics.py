@@ -1,0 +1,102 @@
+"""Forecast accuracy metrics in the data's own units, overall and per horizon step.
+
+All functions take arrays of shape ``(n_windows, horizon, n_targets)``; metrics are
+computed per target on the flattened windows and steps, then averaged over targets
+(scikit-learn's ``multioutput="uniform_average"``).
+
+- MSE  = mean((y - ŷ)²)
+- RMSE = sqrt(MSE)
+- MAE  = mean(|y - ŷ|)
+- R²   = 1 - Σ(y - ŷ)² / Σ(y - ȳ)²; undefined (None) when y is constant
+- MAPE = 100 · mean(|y - ŷ| / |y|), in percent; undefined (None) when some y is 0
+- MASE = MAE / mean(|y_t - y_{t-1}|) over the training rows (the in-sample naive MAE)
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import DataError
+
+__all__ = ["METRICS", "compute_metrics", "metrics_by_step", "aggregate", "mase_scale", "check_finite"]
+
+METRICS = ("mse", "rmse", "mae", "r2", "mape", "mase")
+
+
+def mase_scale(train_targets: np.ndarray) -> np.ndarray:
+    """Mean absolute one-step change of each target column over the training rows (NaN-aware)."""
+    d = np.abs(np.diff(np.asarray(train_targets, dtype=np.float64), axis=0))
+    with np.errstate(all="ignore"):
+        s = np.nanmean(d, axis=0) if d.size else np.full(train_targets.shape[1], np.nan)
+    return np.atleast_1d(s)
+
+
+def check_finite(y_true: np.ndarray, y_pred: np.ndarray, what: str = "predictions", where=None) -> None:
+    """Raise DataError naming the first window and step where a value is missing or not finite."""
+    for arr, name in ((y_true, "targets"), (y_pred, what)):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            w, h, t = (int(i) for i in np.argwhere(bad)[0])
+            loc = f" (window origin {where[w]})" if where is not None else ""
+            raise DataError(
+                f"{int(bad.sum())} {name} are missing or not finite, the first in window {w}{loc}, "
+                f"step {h + 1}, target {t}; metrics would be meaningless, so none are reported"
+            )
+
+
+def _flat(a):
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    return a.reshape(-1, a.shape[-1])
+
+
+def compute_metrics(y_true, y_pred, scale=None) -> dict:
+    """Every metric of ``METRICS`` for one set of forecasts; None where a metric is undefined.
+
+    Args:
+        y_true, y_pred: ``(n_windows, horizon, n_targets)`` in the data's units.
+        scale: per-target MASE denominators from :func:`mase_scale`. Defaults to None
+            (MASE reported as None).
+    """
+    from sklearn.metrics import (mean_absolute_error, mean_absolute_percentage_error,
+                                 mean_squared_error, r2_score)
+
+    yt, yp = _flat(y_true), _flat(y_pred)
+    check_finite(yt[None], yp[None])
+    if yt.shape[0] == 0:
+        raise DataError("no windows to evaluate; the test span is shorter than the horizon")
+    mse = float(mean_squared_error(yt, yp))
+    mae = float(mean_absolute_error(yt, yp))
+    out = {"mse": mse, "rmse": math.sqrt(mse), "mae": mae}
+    constant = np.ptp(yt, axis=0) == 0
+    out["r2"] = None if constant.any() or yt.shape[0] < 2 else float(r2_score(yt, yp))
+    out["mape"] = None if (yt == 0).any() else 100.0 * float(mean_absolute_percentage_error(yt, yp))
+    if scale is None:
+        out["mase"] = None
+    else:
+        scale = np.atleast_1d(np.asarray(scale, dtype=np.float64))
+        mae_t = mean_absolute_error(yt, yp, multioutput="raw_values")
+        ok = np.isfinite(scale) & (scale > 0)
+        out["mase"] = float(np.mean(mae_t / scale)) if ok.all() else None
+    return out
+
+
+def metrics_by_step(y_true, y_pred, scale=None) -> list[dict]:
+    """:func:`compute_metrics` for each horizon step (step 1 first)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    return [compute_metrics(y_true[:, h:h + 1], y_pred[:, h:h + 1], scale) for h in range(y_true.shape[1])]
+
+
+def aggregate(per_fold: list[dict]) -> dict:
+    """Mean and sample standard deviation of each metric across folds (None if any fold's is None)."""
+    out = {}
+    for m in METRICS:
+        vals = [d.get(m) for d in per_fold]
+        if not vals or any(v is None for v in vals):
+            out[m] = {"mean": None, "std": None}
+            continue
+        arr = np.asarray(vals, dtype=np.float64)
+        out[m] = {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0}
+    return out

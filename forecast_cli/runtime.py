@@ -1,0 +1,67 @@
+"""Process-wide set-up: quiet, lazily imported TensorFlow/Keras, thread counts and seeds.
+
+Nothing here imports TensorFlow at module import time; ``import_keras()`` does, once.
+"""
+from __future__ import annotations
+
+import os
+import random
+
+__all__ = ["import_keras", "configure", "seed_everything", "VERBOSE"]
+
+VERBOSE = False
+_configured = False
+
+
+def import_keras():
+    """Import and return ``keras`` with TensorFlow's C++ and Python log noise silenced.
+
+    Set ``forecast_cli.runtime.VERBOSE = True`` (the CLI's ``--verbose``) to keep the logs.
+    """
+    if not VERBOSE:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import tensorflow as tf  # noqa: F401
+    import keras
+
+    if not VERBOSE:
+        import logging
+
+        tf.get_logger().setLevel(logging.ERROR)
+        try:
+            from absl import logging as absl_logging
+
+            absl_logging.set_verbosity(absl_logging.ERROR)
+        except ImportError:  # pragma: no cover
+            pass
+    return keras
+
+
+def configure(threads: int = 1) -> None:
+    """Set TensorFlow's thread pools once per process (before it runs any op).
+
+    Measured on a 2-core machine: intra_op=1, inter_op=1 gave steadier and faster epochs
+    than TensorFlow's default. ``threads=0`` keeps TensorFlow's choice.
+    """
+    global _configured
+    if _configured:
+        return
+    import_keras()
+    import tensorflow as tf
+
+    if threads > 0:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # already initialised by the caller: keep its settings
+            pass
+    _configured = True
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow so the same seed gives the same numbers."""
+    keras = import_keras()
+    random.seed(seed)
+    keras.utils.set_random_seed(int(seed))

@@ -1,0 +1,139 @@
+"""Fit the neural forecaster with early stopping, and predict; TensorFlow is imported on first use.
+
+:class:`NeuralForecaster` has the same ``fit(values, origins)`` / ``predict(values, origins)``
+contract as the baselines: ``values`` is the whole ``(n_rows, n_columns)`` series in the data's
+units (targets first), ``origins`` index the last input row of each window. The scaler is fitted
+on the rows that the training windows cover, and nothing later.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .config import ModelConfig, TrainConfig, WindowConfig
+from .errors import ConfigError, DataError
+from .windows import Scaler
+
+__all__ = ["NeuralForecaster", "EpochCallback", "MIN_TRAIN_WINDOWS"]
+
+EpochCallback = Callable[[int, int, dict], None]
+MIN_TRAIN_WINDOWS = 20
+
+
+def _window_dataset(series, origins, lookback, horizon, n_targets, batch_size, *, shuffle=False,
+                    seed=0, with_targets=True):
+    """A ``tf.data`` pipeline that gathers windows from the series batch by batch.
+
+    The series is held once; windows are built on the fly with ``tf.gather``, so memory does
+    not grow with the lookback.
+    """
+    import tensorflow as tf
+
+    s = tf.constant(series, dtype=tf.float32)
+    ds = tf.data.Dataset.from_tensor_slices(np.asarray(origins, dtype=np.int64))
+    if shuffle:
+        ds = ds.shuffle(len(origins), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    in_off = tf.range(-lookback + 1, 1, dtype=tf.int64)
+    out_off = tf.range(1, horizon + 1, dtype=tf.int64)
+
+    def windows(o):
+        x = tf.gather(s, o[:, None] + in_off[None, :])
+        if not with_targets:
+            return x
+        y = tf.gather(s[:, :n_targets], o[:, None] + out_off[None, :])
+        return x, y
+
+    return ds.map(windows, num_parallel_calls=1, deterministic=True).prefetch(2)
+
+
+class NeuralForecaster:
+    """A Keras LSTM/GRU/attention forecaster over scaled windows.
+
+    Args:
+        window: lookback and horizon.
+        model: network settings.
+        train: fitting settings.
+        n_targets: number of target columns (the first columns of ``values``).
+    """
+
+    name = "model"
+
+    def __init__(self, window: WindowConfig, model: ModelConfig, train: TrainConfig, n_targets: int):
+        self.window, self.model_cfg, self.train_cfg, self.n_targets = window, model, train, n_targets
+
+    # -- fitting -----------------------------------------------------------------------------
+    def fit(self, values: np.ndarray, origins: np.ndarray, *, on_epoch: EpochCallback | None = None):
+        """Fit scaler and network on the windows at ``origins``; the last ``val_fraction`` of them
+        (in time order) is held out for early stopping."""
+        from . import runtime
+
+        L, H, T = self.window.lookback, self.window.horizon, self.n_targets
+        origins = np.sort(np.asarray(origins, dtype=np.int64))
+        if len(origins) < MIN_TRAIN_WINDOWS:
+            raise DataError(
+                f"only {len(origins)} training windows (lookback {L}, horizon {H}); need at least "
+                f"{MIN_TRAIN_WINDOWS}: use a longer series, fewer --folds, or a smaller --lookback/--horizon"
+            )
+        values = np.asarray(values, dtype=np.float64)
+        last_row = int(origins[-1]) + H  # the last row any training window touches
+        first_row = int(origins[0]) - L + 1
+        self.scaler_ = Scaler().fit(values[first_row:last_row + 1])
+        self.train_rows_ = (first_row, last_row + 1)
+        scaled = self.scaler_.transform(values).astype(np.float32)
+
+        runtime.configure(self.train_cfg.threads)
+        runtime.seed_everything(self.train_cfg.seed)
+        keras = runtime.import_keras()
+        from .models import build_model
+
+        n_val = max(1, int(round(len(origins) * self.train_cfg.val_fraction)))
+        tr, va = origins[:-n_val], origins[-n_val:]
+        self.model_ = build_model(self.window, self.model_cfg, values.shape[1], T,
+                                  self.train_cfg.learning_rate)
+        bs = self.train_cfg.batch_size
+        ds_tr = _window_dataset(scaled, tr, L, H, T, bs, shuffle=True, seed=self.train_cfg.seed)
+        ds_va = _window_dataset(scaled, va, L, H, T, max(bs, 256))
+        callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.train_cfg.patience,
+                                                   restore_best_weights=True)]
+        if on_epoch is not None:
+            epochs = self.train_cfg.epochs
+
+            class _Progress(keras.callbacks.Callback):
+                def on_epoch_end(self, epoch, logs=None):
+                    on_epoch(epoch + 1, epochs, dict(logs or {}))
+
+            callbacks.append(_Progress())
+        hist = self.model_.fit(ds_tr, validation_data=ds_va, epochs=self.train_cfg.epochs,
+                               callbacks=callbacks, shuffle=False, verbose=0)  # tf.data shuffles
+        self.history_ = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+        self.epochs_run_ = len(self.history_.get("loss", []))
+        val = self.history_.get("val_loss", [])
+        self.best_epoch_ = int(np.argmin(val)) + 1 if val else self.epochs_run_
+        return self
+
+    # -- predicting --------------------------------------------------------------------------
+    def _check_fitted(self):
+        if not hasattr(self, "model_"):
+            raise ConfigError("This NeuralForecaster instance is not fitted yet. "
+                              "Call 'fit' with appropriate arguments before using this estimator.")
+
+    def predict(self, values: np.ndarray, origins: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Forecasts ``(n, horizon, n_targets)`` in the data's units for the windows at ``origins``."""
+        self._check_fitted()
+        L, H, T = self.window.lookback, self.window.horizon, self.n_targets
+        origins = np.asarray(origins, dtype=np.int64)
+        if len(origins) == 0:
+            return np.empty((0, H, T))
+        scaled = self.scaler_.transform(values).astype(np.float32)
+        ds = _window_dataset(scaled, origins, L, H, T, batch_size, with_targets=False)
+        out = self.model_.predict(ds, verbose=0)
+        return self.scaler_.inverse_targets(out)
+
+    @classmethod
+    def from_parts(cls, window, model_cfg, train_cfg, n_targets, keras_model, scaler):
+        """Rebuild a fitted forecaster from a loaded Keras model and scaler (used by bundles)."""
+        self = cls(window, model_cfg, train_cfg, n_targets)
+        self.model_, self.scaler_ = keras_model, scaler
+        return self

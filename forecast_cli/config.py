@@ -28,7 +28,7 @@ class DataConfig:
     """How to read a CSV into a regular, numeric, time-indexed frame.
 
     Args:
-        target: column(s) to forecast. Defaults to the last numeric column when empty.
+        target: column(s) to forecast. Required unless the file has one numeric column.
         features: extra numeric input columns. Defaults to none.
         date_col: name of the date column; found by name or by parsing when None.
         time_col: a separate time-of-day column combined with the date; found by name when None.

@@ -83,9 +83,12 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
         h = layers.Flatten(name="attended")(layers.Concatenate(axis=-1)([query, context]))
     if cfg.dropout > 0:
         h = layers.Dropout(cfg.dropout, name="dropout")(h)
-    out = layers.Reshape((H, T), name="rnn_head")(layers.Dense(H * T, name="head")(h))
+    # Zero-initialised heads: with norm="last" an untrained model is exactly the naive
+    # forecast, and training moves it only where the data supports a change.
+    zeros = "zeros" if cfg.norm == "last" else "glorot_uniform"
+    out = layers.Reshape((H, T), name="rnn_head")(layers.Dense(H * T, kernel_initializer=zeros, name="head")(h))
     if cfg.linear_skip:
-        lin = layers.Dense(H * T, name="linear")(layers.Flatten(name="flat_window")(x))
+        lin = layers.Dense(H * T, kernel_initializer=zeros, name="linear")(layers.Flatten(name="flat_window")(x))
         out = layers.Add(name="rnn_plus_linear")([out, layers.Reshape((H, T), name="linear_head")(lin)])
     if cfg.norm == "last":
         out = AddLast(T, name="add_last")([out, inp])

@@ -8,19 +8,19 @@ from .metrics import METRICS
 
 __all__ = ["render_check", "render_evaluation", "render_train", "NAMES", "fmt"]
 
-NAMES = {"model": None, "naive": "naive (last value)", "seasonal_naive": "seasonal naive",
-         "linear": "linear on lags"}
+NAMES = {"model": None, "naive": "naive", "seasonal_naive": "seasonal naive", "linear": "linear (lags)"}
 HEADERS = {"mse": "MSE", "rmse": "RMSE", "mae": "MAE", "r2": "R²", "mape": "MAPE %", "mase": "MASE"}
 
 
 def fmt(v, digits: int = 4) -> str:
-    """A number for a table; 'n/a' for an undefined metric (never 'nan')."""
+    """A number with ``digits`` significant digits; 'n/a' for an undefined metric (never 'nan')."""
     if v is None:
         return "n/a"
     a = abs(v)
-    if a != 0 and (a >= 1e6 or a < 1e-3):
-        return f"{v:.3e}"
-    return f"{v:.{digits}g}" if a >= 1000 else f"{v:.{digits}f}"
+    if a != 0 and (a >= 1e7 or a < 1e-4):
+        return f"{v:.{digits - 1}e}"
+    s = f"{v:#.{digits}g}"
+    return s.rstrip(".") if "e" not in s else f"{v:.{digits - 1}e}"
 
 
 def _name(key: str, model_label: str) -> str:
@@ -43,7 +43,7 @@ def _metric_table(title: str, metrics: dict, model_label: str, spread: bool = Fa
         for m in METRICS:
             if spread:
                 mean, std = ms[m]["mean"], ms[m]["std"]
-                cell = "n/a" if mean is None else f"{fmt(mean)} ± {fmt(std)}"
+                cell = "n/a" if mean is None else f"{fmt(mean)} ±{fmt(std, 2)}"
             else:
                 cell = fmt(ms[m])
             cells.append(f"[bold]{cell}[/bold]" if best.get(m) == key else cell)
@@ -51,9 +51,28 @@ def _metric_table(title: str, metrics: dict, model_label: str, spread: bool = Fa
     return t
 
 
+def _summary_table(title: str, summary: dict, model_label: str) -> Table:
+    """Metrics as rows and forecasters as columns, so mean ± std fits an 80-column terminal."""
+    t = Table(title=title, title_justify="left")
+    t.add_column("metric", no_wrap=True)
+    for key in summary:
+        t.add_column(_name(key, model_label), justify="right", no_wrap=True)
+    for m in METRICS:
+        means = {k: v[m]["mean"] for k, v in summary.items() if v[m]["mean"] is not None}
+        best = None
+        if means:
+            best = (max if m == "r2" else min)(means, key=means.get)
+        cells = []
+        for key, v in summary.items():
+            mean, std = v[m]["mean"], v[m]["std"]
+            cell = "n/a" if mean is None else f"{fmt(mean)} ±{fmt(std, 2)}"
+            cells.append(f"[bold]{cell}[/bold]" if key == best else cell)
+        t.add_row(HEADERS[m], *cells)
+    return t
+
+
 def _model_label(settings: dict) -> str:
-    m = settings["model"]
-    return f"{m['model'].upper()} ({m['layers']}x{m['units']})"
+    return settings["model"]["model"].upper()
 
 
 def render_check(console: Console, s: dict) -> None:
@@ -84,6 +103,11 @@ def render_check(console: Console, s: dict) -> None:
         console.print(g)
 
 
+def _day(ts: str) -> str:
+    """Drop a midnight time from a timestamp string."""
+    return ts[:-9] if ts.endswith(" 00:00:00") else ts
+
+
 def _verdict_line(v: dict, label: str) -> str:
     word = "beat" if v["beat_naive"] else "did NOT beat"
     colour = "green" if v["beat_naive"] else "red"
@@ -95,16 +119,18 @@ def render_evaluation(console: Console, r: dict, by_step: bool = False) -> None:
     label = _model_label(r["settings"])
     d = r["data"]
     s = r["settings"]
+    m = s["model"]
     console.print(f"[bold]{d['file']}[/bold]: {d['rows']:,} rows {d['start']} .. {d['end']} ({d['freq_label']}), "
-                  f"target {', '.join(d['target'])}; lookback {s['window']['lookback']}, horizon "
-                  f"{s['window']['horizon']}, {len(r['folds'])} {s['cv']} folds, season {s['season']}")
+                  f"target {', '.join(d['target'])}")
+    console.print(f"{label}: {m['layers']} layer(s) x {m['units']} units, dropout {m['dropout']}, norm {m['norm']}, "
+                  f"linear skip {'on' if m['linear_skip'] else 'off'}; lookback {s['window']['lookback']}, horizon "
+                  f"{s['window']['horizon']}; {len(r['folds'])} {s['cv']} folds; seasonal naive m={s['season']}")
     for f in r["folds"]:
-        period = f" test {f['test_period'][0]} .. {f['test_period'][1]}" if "test_period" in f else ""
-        title = (f"fold {f['fold']}:{period}, {f['n_train_windows']} training / {f['n_test_windows']} test windows, "
+        period = f" test {_day(f['test_period'][0])} .. {_day(f['test_period'][1])}" if "test_period" in f else ""
+        title = (f"fold {f['fold']}:{period}; {f['n_train_windows']} train / {f['n_test_windows']} test windows; "
                  f"{f['epochs']} epochs (best {f['best_epoch']})")
         console.print(_metric_table(title, f["metrics"], label))
-    console.print(_metric_table(f"mean ± std over {len(r['folds'])} folds (data units)", r["summary"], label,
-                                spread=True))
+    console.print(_summary_table(f"mean ± std over {len(r['folds'])} folds (data units)", r["summary"], label))
     if by_step and "summary_by_step" in r:
         t = Table(title="RMSE per horizon step (mean over folds)", title_justify="left")
         t.add_column("forecaster")
@@ -120,7 +146,7 @@ def render_evaluation(console: Console, r: dict, by_step: bool = False) -> None:
 def render_train(console: Console, r: dict) -> None:
     label = _model_label(r["settings"])
     h = r["holdout"]
-    period = f" {h['holdout_period'][0]} .. {h['holdout_period'][1]}" if "holdout_period" in h else ""
+    period = f" {_day(h['holdout_period'][0])} .. {_day(h['holdout_period'][1])}" if "holdout_period" in h else ""
     title = (f"holdout{period}: {h['n_holdout_windows']} windows; trained on {h['n_train_windows']} windows, "
              f"{h['epochs']} epochs (best {h['best_epoch']})")
     console.print(_metric_table(title, h["metrics"], label))

@@ -1,0 +1,944 @@
+"""Read and validate a CSV into a regular, typed, time-indexed frame: frequency, gaps, missing values."""
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import os
+import re
+import sys
+import warnings
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+
+from .config import DataConfig
+from .errors import ConfigError, DataError
+
+__all__ = [
+    "Gap",
+    "Dataset",
+    "read_table",
+    "load",
+    "infer_frequency",
+    "future_index",
+    "check_columns",
+    "season_for",
+]
+
+STDIN = "<stdin>"
+# Names that mark the time column, most specific first (compared case-insensitively).
+DATE_NAMES = ("datetime", "date_time", "timestamp", "date", "ds", "time")
+TIME_NAMES = ("time", "hour")
+_SEPS = (",", ";", "\t", "|")
+_BINARY_MAGIC = (b"PK\x03\x04", b"\x1f\x8b", b"%PDF", b"\xd0\xcf\x11\xe0", b"BZh", b"\x89PNG")
+_TIME_RE = re.compile(r"^\s*\d{1,2}[:.]\d{2}([:.]\d{2}(\.\d+)?)?\s*([AaPp][Mm])?\s*$")
+_DOT_TIME_RE = r"^(\d{1,2})\.(\d{2})(?:\.(\d{2}))?$"
+_COMMA_DEC_RE = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
+_DOT_DEC_RE = re.compile(r"^\s*[-+]?\d+\.\d+\s*$")
+_THOUSANDS_RE = re.compile(r"^\s*[-+]?\d{1,3}([,.']\d{3})+([.,]\d+)?\s*$")
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A run of missing steps in one or more columns."""
+
+    start: pd.Timestamp  # first missing timestamp
+    end: pd.Timestamp  # last missing timestamp
+    steps: int  # number of missing steps
+    columns: tuple[str, ...]  # columns missing there (all used columns when the rows were absent)
+    filled: bool  # True when interpolated (steps <= max_gap, not at the start or end)
+
+    def to_dict(self) -> dict:
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "steps": int(self.steps),
+            "columns": list(self.columns),
+            "filled": bool(self.filled),
+        }
+
+
+@dataclass
+class Dataset:
+    """A validated series: a sorted, unique DatetimeIndex and float64 columns (targets, then features).
+
+    NaN remains only inside gaps that were not interpolated (longer than ``max_gap``, or at the
+    start or end of the series), and only when ``gaps="skip"`` or the data was loaded for ``check``.
+    """
+
+    frame: pd.DataFrame
+    source: str
+    target: tuple[str, ...]
+    features: tuple[str, ...]
+    freq: str | None
+    freq_label: str
+    trading_days: bool
+    season: int
+    gaps: list[Gap] = field(default_factory=list)
+    missing: dict[str, int] = field(default_factory=dict)
+    interpolated: dict[str, int] = field(default_factory=dict)
+    date_col: str = ""
+    rows_read: int = 0
+    time_col: str | None = None
+
+    @property
+    def values(self) -> np.ndarray:
+        """float64 array of shape (n_rows, n_targets + n_features), in frame order."""
+        return self.frame.to_numpy(dtype=np.float64, copy=False)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.target) + tuple(self.features)
+
+    @property
+    def long_gaps(self) -> list[Gap]:
+        return [g for g in self.gaps if not g.filled]
+
+    def summary(self) -> dict:
+        """A JSON-ready description for ``forecast check --json``."""
+        cols = []
+        for name in self.frame.columns:
+            v = self.frame[name].to_numpy(dtype=np.float64)
+            ok = v[~np.isnan(v)]
+            cols.append(
+                {
+                    "name": name,
+                    "role": "target" if name in self.target else "feature",
+                    "dtype": str(self.frame[name].dtype),
+                    "missing": int(self.missing.get(name, 0)),
+                    "interpolated": int(self.interpolated.get(name, 0)),
+                    "min": float(ok.min()) if ok.size else None,
+                    "max": float(ok.max()) if ok.size else None,
+                    "mean": float(ok.mean()) if ok.size else None,
+                }
+            )
+        idx = self.frame.index
+        return {
+            "file": self.source,
+            "rows": int(len(self.frame)),
+            "rows_read": int(self.rows_read),
+            "date_col": self.date_col,
+            "time_col": self.time_col,
+            "target": list(self.target),
+            "features": list(self.features),
+            "columns": cols,
+            "start": idx[0].isoformat() if len(idx) else None,
+            "end": idx[-1].isoformat() if len(idx) else None,
+            "freq": self.freq,
+            "freq_label": self.freq_label,
+            "trading_days": bool(self.trading_days),
+            "season": int(self.season),
+            "gaps": [g.to_dict() for g in self.gaps],
+            "long_gaps": sum(1 for g in self.gaps if not g.filled),
+        }
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _source_name(source) -> str:
+    if isinstance(source, str) and source == "-":
+        return STDIN
+    return os.fspath(source) if not isinstance(source, str) else source
+
+
+def _read_bytes(source, name: str) -> bytes | str:
+    if name == STDIN:
+        stream = sys.stdin
+        buf = getattr(stream, "buffer", None)
+        return buf.read() if buf is not None else stream.read()
+    path = os.fspath(source)
+    if not os.path.exists(path):
+        raise DataError("file not found; check the path", path=name)
+    if os.path.isdir(path):
+        raise DataError("is a directory, not a CSV file; give the path of a .csv file", path=name)
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except PermissionError:
+        raise DataError("cannot read the file (permission denied); check its permissions", path=name) from None
+    except OSError as e:
+        raise DataError(f"cannot read the file ({e.strerror or e}); check the path", path=name) from None
+
+
+def _decode(raw: bytes | str, name: str) -> str:
+    if isinstance(raw, str):
+        return raw[1:] if raw.startswith("\ufeff") else raw
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    head = raw[:8192]
+    if head.startswith(_BINARY_MAGIC) or b"\x00" in head:
+        raise DataError(
+            "not a text CSV file (it looks binary: a spreadsheet, zip or gzip file?); export it as CSV",
+            path=name,
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    sample = text[:8192]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n") + sum(
+        1 for ch in sample if 0x7F <= ord(ch) < 0xA0
+    )
+    if sample and controls / len(sample) > 0.05:
+        raise DataError("not a text CSV file (it cannot be decoded as text); export it as UTF-8 CSV", path=name)
+    return text
+
+
+def _sniff_sep(lines: list[str]) -> str:
+    """The delimiter that splits the header into the most fields, consistently on the data lines."""
+    header, data = lines[0], lines[1:50]
+    best, best_score = ",", (False, 1)
+    for sep in _SEPS:
+        try:
+            n_head = len(next(csv.reader([header], delimiter=sep)))
+            counts = [len(r) for r in csv.reader(data, delimiter=sep)]
+        except csv.Error:
+            continue
+        if n_head < 2:
+            continue
+        consistent = not counts or sum(c == n_head for c in counts) >= 0.9 * len(counts)
+        score = (consistent, n_head)
+        if score > best_score:
+            best, best_score = sep, score
+    return best
+
+
+def _sniff_decimal(lines: list[str], sep: str) -> str:
+    if sep == ",":
+        return "."
+    comma = dot = 0
+    for row in csv.reader(lines[1:200], delimiter=sep):
+        for cell in row:
+            if _COMMA_DEC_RE.match(cell):
+                comma += 1
+            elif _DOT_DEC_RE.match(cell):
+                dot += 1
+    return "," if comma > 0 and dot == 0 else "."
+
+
+def read_table(source: str | os.PathLike, cfg: DataConfig) -> pd.DataFrame:
+    """Read a CSV (a path, or ``-`` for stdin) into a frame of raw columns.
+
+    The delimiter and decimal mark are sniffed unless ``cfg.sep``/``cfg.decimal`` are set;
+    UTF-8 (with or without BOM) is tried before latin-1; column names are stripped; the strings
+    in ``cfg.na_values`` become NaN (numeric markers also match numerically: ``-200`` matches
+    ``-200.0``). Blank lines are dropped. The index holds each row's CSV line number (the
+    header is line 1). Numeric columns come out numeric, others as strings.
+
+    Raises:
+        DataError: missing file, directory, empty file, no data rows, binary file, bad CSV.
+    """
+    name = _source_name(source)
+    text = _decode(_read_bytes(source, name), name)
+    if not text.strip():
+        raise DataError("the file is empty; give a CSV with a header line and data rows", path=name)
+    # Leading blank lines would be taken for the header; skip them and count them.
+    stripped = text.lstrip("\r\n")
+    skipped = text[: len(text) - len(stripped)].count("\n")
+    text = stripped
+    sample_lines = [ln for ln in text[:65536].splitlines() if ln.strip()][:200]
+    sep = cfg.sep or _sniff_sep(sample_lines)
+    decimal = cfg.decimal or _sniff_decimal(sample_lines, sep)
+    if len(sample_lines) < 2:
+        raise DataError(
+            "no data rows, only a header on line 1; give a CSV with at least one data row", path=name
+        )
+    na = list(cfg.na_values)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            df = pd.read_csv(
+                io.StringIO(text),
+                sep=sep,
+                decimal=decimal,
+                na_values=na or None,
+                keep_default_na=True,
+                skip_blank_lines=False,
+                index_col=False,
+                low_memory=False,
+            )
+    except pd.errors.EmptyDataError:
+        raise DataError("the file is empty; give a CSV with a header line and data rows", path=name) from None
+    except (pd.errors.ParserError, csv.Error, ValueError) as e:
+        msg = " ".join(str(e).replace("Error tokenizing data. C error:", "").split())
+        raise DataError(
+            f"cannot parse as CSV ({msg}); check the delimiter (--sep {sep!r} was used) and the quoting",
+            path=name,
+        ) from None
+    df.columns = [str(c).strip() for c in df.columns]
+    df.index = pd.RangeIndex(2 + skipped, 2 + skipped + len(df), name="line")
+    # Blank lines (and lines of bare delimiters) are all-NaN rows: drop them, keep line numbers.
+    blank = df.isna().all(axis=1).to_numpy()
+    if blank.any():
+        df = df.loc[~blank]
+    # Trailing delimiters make empty "Unnamed: N" columns; they carry nothing.
+    empty = [c for c in df.columns if c.startswith("Unnamed:") and df[c].isna().all()]
+    if empty:
+        df = df.drop(columns=empty)
+    if len(df) == 0:
+        raise DataError(
+            "no data rows, only a header on line 1; give a CSV with at least one data row", path=name
+        )
+    markers = _numeric_markers(na)
+    if markers.size:
+        for c in df.columns:
+            if _is_number(df[c]):
+                df[c] = _mask_markers(df[c], markers)
+    return df
+
+
+def _numeric_markers(na: Sequence[str]) -> np.ndarray:
+    out = []
+    for m in na:
+        try:
+            out.append(float(m))
+        except ValueError:
+            pass
+    return np.array([m for m in out if np.isfinite(m)], dtype=np.float64)
+
+
+def _mask_markers(s: pd.Series, markers: np.ndarray) -> pd.Series:
+    v = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    hit = np.isin(v, markers)
+    if not hit.any():
+        return s
+    v = v.copy()
+    v[hit] = np.nan
+    return pd.Series(v, index=s.index, name=s.name)
+
+
+def _is_number(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+
+
+def _mostly_numbers(s: pd.Series) -> bool:
+    """Numeric dtype, or text whose values mostly parse as numbers (a few stray cells)."""
+    if _is_number(s):
+        return True
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return False
+    sample = s.dropna().head(1000).astype(str).str.strip()
+    if sample.empty:
+        return False
+    return pd.to_numeric(sample, errors="coerce").notna().mean() >= 0.5
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def _suggest(name: str, choices: Sequence[str]) -> str | None:
+    low = {c.lower(): c for c in choices}
+    if name.lower() in low:
+        return low[name.lower()]
+    if name.strip().lower() in low:
+        return low[name.strip().lower()]
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def check_columns(
+    frame_or_columns,
+    required: Sequence[str],
+    source: str,
+    *,
+    choices: Sequence[str] | None = None,
+    option: str | None = None,
+    kind: str = "columns",
+) -> None:
+    """Raise DataError naming every column of ``required`` that the frame (or list of names) lacks.
+
+    Args:
+        frame_or_columns: a DataFrame or a sequence of column names.
+        required: the names that must be present.
+        source: the file name the message starts with.
+        choices: the names listed as alternatives. Defaults to every column.
+        option: the option that picks the column (``--target``), added as the fix.
+        kind: how ``choices`` are described ("columns", "numeric columns"). Defaults to ``columns``.
+    """
+    columns = list(getattr(frame_or_columns, "columns", frame_or_columns))
+    missing = [c for c in required if c not in columns]
+    if not missing:
+        return
+    shown = list(choices) if choices is not None else columns
+    if len(missing) == 1:
+        head = f"column '{missing[0]}' not found"
+    else:
+        head = "columns " + ", ".join(f"'{c}'" for c in missing) + " not found"
+    hints = []
+    for c in missing:
+        s = _suggest(c, columns)
+        if s is not None:
+            hints.append(f"did you mean '{s}'?" if len(missing) == 1 else f"'{c}' -> '{s}'?")
+    msg = head
+    if hints:
+        msg += " (" + (hints[0] if len(missing) == 1 else "did you mean " + ", ".join(hints)) + ")"
+    msg += f"; {kind} are: " + (", ".join(shown) if shown else "(none)")
+    if option:
+        msg += f" (use {option} NAME)"
+    raise DataError(msg, path=source)
+
+
+# --------------------------------------------------------------------------- time index
+
+
+def _find_date_col(df: pd.DataFrame, cfg: DataConfig, name: str) -> str:
+    cols = list(df.columns)
+    if cfg.date_col:
+        if cfg.date_col not in cols:
+            check_columns(cols, [cfg.date_col], name, option="--date-col")
+        return cfg.date_col
+    low = {c.lower(): c for c in cols}
+    for cand in DATE_NAMES:
+        if cand in low:
+            return low[cand]
+    for c in cols:  # a year or month number column
+        if c.lower() in ("year", "month", "period") and _mostly_dates(_as_text(df[c]).astype(str)):
+            return c
+    for c in cols:  # "Order Date", "date_utc", ...
+        if "date" in c.lower() or "time" in c.lower():
+            if _mostly_dates(df[c]):
+                return c
+    for c in cols:
+        if not _is_number(df[c]) and _mostly_dates(df[c]):
+            return c
+    raise DataError(
+        "no date column found; columns are: " + ", ".join(cols) + " (use --date-col NAME)", path=name
+    )
+
+
+def _mostly_dates(s: pd.Series) -> bool:
+    if _is_number(s) or pd.api.types.is_bool_dtype(s.dtype):
+        return False
+    sample = s.dropna().astype(str).head(100)
+    if sample.empty:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+        except (ValueError, TypeError, OverflowError):
+            return False
+    return parsed.notna().mean() >= 0.9
+
+
+def _find_time_col(df: pd.DataFrame, cfg: DataConfig, date_col: str, name: str) -> str | None:
+    if cfg.time_col:
+        if cfg.time_col not in df.columns:
+            check_columns(df, [cfg.time_col], name, option="--time-col")
+        if cfg.time_col == date_col:
+            raise ConfigError(f"--time-col '{cfg.time_col}' is also the date column; give a different column")
+        return cfg.time_col
+    if _as_text(df[date_col].dropna().head(50)).str.contains(":", regex=False).any():
+        return None  # the date column holds times already
+    for c in df.columns:
+        if c != date_col and c.lower() in TIME_NAMES and not _is_number(df[c]):
+            sample = df[c].dropna().astype(str).head(50)
+            if len(sample) and sample.str.match(_TIME_RE).mean() >= 0.9:
+                return c
+    return None
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_integer_dtype(s.dtype):
+        return s.astype("Int64").astype(str).where(s.notna())
+    return s.astype(str).where(s.notna()).str.strip()
+
+
+def _parse_dates(text: pd.Series, col: str, lines: np.ndarray, name: str) -> np.ndarray:
+    """datetime64[ns] values (UTC, tz dropped) of ``text``; DataError at the first bad value."""
+    empty = text.isna() | (text == "")
+    if empty.any():
+        i = int(np.argmax(empty.to_numpy()))
+        raise DataError(
+            f"column '{col}' line {lines[i]}: the date is empty; fill it in or remove the row", path=name
+        )
+    parsed = first = None
+    # The format is inferred from the first value; ISO variants (with and without seconds) and
+    # day-first dates (31/01/2024) get a second chance before the first bad value is reported.
+    for kwargs in ({}, {"format": "ISO8601"}, {"dayfirst": True}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                parsed = pd.to_datetime(text, errors="coerce", utc=True, **kwargs)
+            except (ValueError, TypeError, OverflowError):
+                continue
+        if first is None:
+            first = parsed
+        if not parsed.isna().any():
+            break
+    else:
+        parsed = first if first is not None else pd.Series(pd.NaT, index=text.index)
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        first = text.iloc[0]
+        if i == 0 or bad.mean() > 0.5:
+            fix = "check --date-col, or give dates like 2024-01-31 or 2024-01-31 14:00"
+        else:
+            fix = f"use one date format in the whole column (the first rows look like '{first}')"
+        raise DataError(
+            f"column '{col}' line {lines[i]}: cannot parse '{text.iloc[i]}' as a date; {fix}", path=name
+        )
+    return parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+
+
+def _fmt_ts(ts: pd.Timestamp) -> str:
+    ts = pd.Timestamp(ts)
+    if ts == ts.normalize():
+        return ts.strftime("%Y-%m-%d")
+    if ts.second == 0 and ts.microsecond == 0 and ts.nanosecond == 0:
+        return ts.strftime("%Y-%m-%d %H:%M")
+    return ts.isoformat(sep=" ")
+
+
+def _check_duplicates(ts: np.ndarray, lines: np.ndarray, name: str) -> None:
+    idx = pd.DatetimeIndex(ts)
+    if idx.is_unique:
+        return
+    dup = idx.duplicated(keep=False)
+    d = pd.DataFrame({"ts": ts[dup], "line": lines[dup]}).sort_values(["ts", "line"], kind="stable")
+    groups = d.groupby("ts", sort=True)["line"]
+    n = groups.ngroups
+    parts = []
+    for t, ls in list(groups)[:5]:
+        parts.append(f"{_fmt_ts(t)} (lines {', '.join(str(x) for x in ls.tolist())})")
+    more = f" and {n - 5} more" if n > 5 else ""
+    word = "timestamp" if n == 1 else "timestamps"
+    raise DataError(
+        f"{n} duplicate {word}: {'; '.join(parts)}{more}; remove or aggregate duplicate rows", path=name
+    )
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def _numeric_fix(value: str, col: str) -> str:
+    if _THOUSANDS_RE.match(value):
+        return "it looks like a number with thousands separators; remove them from the file"
+    if _COMMA_DEC_RE.match(value):
+        return "it looks like a decimal comma; pass --decimal ','"
+    if re.match(r"^\s*[$€£¥]?\s*[-+]?[\d.,]+\s*[%$€£¥]?\s*[A-Za-z]*\s*$", value):
+        return "remove the unit or currency sign from the values"
+    return f"fix the value, mark it missing with --na-values '{value}', or choose another column"
+
+
+def _to_float(s: pd.Series, col: str, lines: np.ndarray, markers: np.ndarray, na: set, name: str) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(s.dtype):
+        v = s.astype("float64").to_numpy()
+    elif _is_number(s):
+        v = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        txt = s.astype(str).where(s.notna()).str.strip()
+        txt = txt.where(~(txt.isin(na) | (txt == "")))
+        num = pd.to_numeric(txt, errors="coerce")
+        bad = (num.isna() & txt.notna()).to_numpy()
+        if bad.any():
+            i = int(np.argmax(bad))
+            val = txt.iloc[i]
+            raise DataError(
+                f"column '{col}' line {lines[i]}: '{val}' is not a number; {_numeric_fix(val, col)}", path=name
+            )
+        v = num.to_numpy(dtype=np.float64, na_value=np.nan)
+    if markers.size:
+        hit = np.isin(v, markers)
+        if hit.any():
+            v = v.copy()
+            v[hit] = np.nan
+    inf = np.isinf(v)
+    if inf.any():
+        i = int(np.argmax(inf))
+        raise DataError(
+            f"column '{col}' line {lines[i]}: infinite value; replace it or mark it missing with --na-values",
+            path=name,
+        )
+    return v
+
+
+# --------------------------------------------------------------------------- frequency
+
+
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
+
+def _infer_freq_str(index: pd.DatetimeIndex) -> str | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            f = pd.infer_freq(index)
+        except (ValueError, TypeError):
+            return None
+    if f is None:
+        return None
+    return f if isinstance(f, str) else f.freqstr
+
+
+def _is_trading(index: pd.DatetimeIndex) -> bool:
+    """Daily weekday-only dates, mostly one business day apart, weekends skipped, holidays short."""
+    if len(index) < 3:
+        return False
+    i8 = index.asi8
+    day = np.int64(86_400 * 10**9)
+    if (i8 % day).any():
+        return False
+    if (index.day_of_week >= 5).any():
+        return False
+    days = index.values.astype("datetime64[D]")
+    bsteps = np.busday_count(days[:-1], days[1:])
+    calsteps = np.diff(i8) // day
+    if bsteps.min() < 1 or bsteps.max() > 5:
+        return False
+    # Weekends must actually be skipped (a step spans more calendar days than business days).
+    return bool((calsteps > bsteps).any() and (bsteps == 1).mean() >= 0.9)
+
+
+def _calendar_freq(index: pd.DatetimeIndex) -> str | None:
+    """Month/quarter/year starts or ends with missing periods, which infer_freq rejects."""
+    if (index.asi8 % (86_400 * 10**9)).any():
+        return None
+    m = index.year.to_numpy() * 12 + index.month.to_numpy() - 1
+    steps = np.diff(m)
+    if (steps <= 0).any():
+        return None
+    g = int(np.gcd.reduce(steps))
+    first = int(index.month[0])
+    if index.is_month_start.all():
+        kind = "S"
+    elif index.is_month_end.all():
+        kind = "E"
+    else:
+        return None
+    if g == 12:
+        return f"Y{kind}-{_MONTHS[first - 1]}"
+    if g == 3:
+        anchor = ((first - 1) % 3) + (1 if kind == "S" else 10)
+        return f"Q{kind}-{_MONTHS[anchor - 1]}"
+    return ("" if g == 1 else str(g)) + f"M{kind}"
+
+
+def _step_freq(index: pd.DatetimeIndex) -> str | None:
+    """The median step, when every step is a multiple of it and most steps equal it."""
+    d = np.diff(index.asi8)
+    if d.size == 0:
+        return None
+    step = int(np.median(d))
+    if step <= 0 or (d % step).any() or (d == step).mean() < 0.5:
+        return None
+    td = pd.Timedelta(step, unit="ns")
+    week = pd.Timedelta(days=7)
+    if td % week == pd.Timedelta(0) and (index.asi8 % (86_400 * 10**9) == 0).all():
+        k = td // week
+        return ("" if k == 1 else str(k)) + f"W-{_DAYS[index[0].day_of_week]}"
+    for unit, alias in ((86_400 * 10**9, "D"), (3_600 * 10**9, "h"), (60 * 10**9, "min"), (10**9, "s")):
+        if step % unit == 0:
+            k = step // unit
+            return alias if k == 1 else f"{k}{alias}"
+    return to_offset(td).freqstr
+
+
+def _business_daily(index: pd.DatetimeIndex) -> bool:
+    """Weekday-only dates that skip weekends, mostly one business day apart (missing days are gaps)."""
+    if len(index) < 3 or (index.asi8 % (86_400 * 10**9)).any() or (index.day_of_week >= 5).any():
+        return False
+    days = index.values.astype("datetime64[D]")
+    bsteps = np.busday_count(days[:-1], days[1:])
+    calsteps = np.diff(index.asi8) // (86_400 * 10**9)
+    return bool((calsteps > bsteps).any() and (bsteps == 1).mean() >= 0.5)
+
+
+def freq_label(freq: str | None, trading_days: bool = False) -> str:
+    """A phrase for people: "hourly", "every 15 minutes", "business days (trading calendar)"."""
+    if freq is None:
+        return "irregular"
+    off = to_offset(freq)
+    n, base = off.n, off.rule_code.split("-")[0]
+    unit_names = {"D": ("daily", "days"), "h": ("hourly", "hours"), "min": ("every minute", "minutes"),
+                  "s": ("every second", "seconds"), "W": ("weekly", "weeks"), "MS": ("monthly", "months"),
+                  "ME": ("monthly", "months"), "QS": ("quarterly", "quarters"), "QE": ("quarterly", "quarters"),
+                  "YS": ("yearly", "years"), "YE": ("yearly", "years")}
+    if base == "B":
+        if trading_days:
+            return "business days (trading calendar)"
+        return "business days" if n == 1 else f"every {n} business days"
+    if base in unit_names:
+        one, many = unit_names[base]
+        return one if n == 1 else f"every {n} {many}"
+    return f"every {freq}"
+
+
+def season_for(freq: str | None) -> int:
+    """Default seasonal period: B 5, h 24, D 7, W 52, M 12, Q 4, minutes: steps per day, else 1."""
+    if freq is None:
+        return 1
+    off = to_offset(freq)
+    n, base = off.n, off.rule_code.split("-")[0]
+    per = {"B": 5, "D": 7, "W": 52, "MS": 12, "ME": 12, "QS": 4, "QE": 4}
+    if base in per:
+        p = per[base]
+        return p if n == 1 else (p // n if base in ("MS", "ME") and p % n == 0 else 1)
+    if base == "h":
+        return 24 // n if 24 % n == 0 and n < 24 else 1
+    if base == "min":
+        return 1440 // n if 1440 % n == 0 and n < 1440 else 1
+    return 1
+
+
+def infer_frequency(index: pd.DatetimeIndex) -> tuple[str | None, str, bool]:
+    """(freq, label, trading_days) of a sorted, unique DatetimeIndex.
+
+    Trading data (weekday dates, mostly one business day apart, short holiday jumps) gives
+    ``("B", "business days (trading calendar)", True)``. Otherwise ``pd.infer_freq`` is tried,
+    then calendar anchors (month/quarter/year starts or ends) and the median step, so a regular
+    series with some timestamps absent still gets its frequency. Anything else is irregular.
+
+    >>> infer_frequency(pd.date_range("2024-01-01", periods=48, freq="h"))
+    ('h', 'hourly', False)
+    """
+    # Steps below are counted in nanoseconds; pandas 3 may hold other units.
+    index = pd.DatetimeIndex(index).as_unit("ns")
+    if len(index) < 2:
+        return None, "irregular", False
+    if _is_trading(index):
+        return "B", freq_label("B", True), True
+    f = _infer_freq_str(index) if len(index) >= 3 else None
+    if f is None:
+        if _business_daily(index):
+            f = "B"
+        else:
+            f = _calendar_freq(index) or _step_freq(index)
+    if f is None:
+        return None, "irregular", False
+    return f, freq_label(f, False), False
+
+
+def future_index(last: pd.Timestamp, freq: str | None, steps: int, trading_days: bool) -> pd.DatetimeIndex:
+    """The ``steps`` timestamps after ``last``: business days for trading data, else ``freq`` steps.
+
+    >>> future_index(pd.Timestamp("2018-01-19"), "B", 2, True)[0]
+    Timestamp('2018-01-22 00:00:00')
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0. Got {steps}.")
+    last = pd.Timestamp(last)
+    if trading_days:
+        freq = "B"
+    if freq is None:
+        raise DataError(
+            "the time steps are irregular, so future timestamps are unknown; resample the data to a regular frequency"
+        )
+    off = to_offset(freq)
+    return pd.date_range(last + off, periods=steps, freq=off)
+
+
+# --------------------------------------------------------------------------- gaps
+
+
+def _nan_runs(isn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of runs of True; ends are exclusive."""
+    d = np.diff(np.concatenate(([0], isn.view(np.int8), [0])))
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
+def _fill_and_find_gaps(frame: pd.DataFrame, max_gap: int):
+    """Interpolate short inner runs of NaN in place; return (gaps, missing, interpolated)."""
+    n = len(frame)
+    idx = frame.index
+    missing, interpolated = {}, {}
+    runs = []  # (start, end_exclusive, col_pos)
+    arrays = {}
+    for j, col in enumerate(frame.columns):
+        v = frame[col].to_numpy(dtype=np.float64, copy=True)
+        isn = np.isnan(v)
+        missing[col] = int(isn.sum())
+        interpolated[col] = 0
+        if not missing[col]:
+            continue
+        starts, ends = _nan_runs(isn)
+        fillable = ((ends - starts) <= max_gap) & (starts > 0) & (ends < n)
+        if fillable.any():
+            delta = np.zeros(n + 1, dtype=np.int64)
+            delta[starts[fillable]] += 1
+            delta[ends[fillable]] -= 1
+            mask = np.cumsum(delta[:n]) > 0
+            ok = np.flatnonzero(~isn)
+            where = np.flatnonzero(mask)
+            v[where] = np.interp(where, ok, v[ok])
+            interpolated[col] = int(where.size)
+            arrays[col] = v
+        runs.append(np.column_stack([starts, ends, np.full(starts.size, j), fillable]))
+    for col, v in arrays.items():
+        frame[col] = v
+    gaps: list[Gap] = []
+    if runs:
+        r = np.concatenate(runs)
+        r = r[np.lexsort((r[:, 2], r[:, 1], r[:, 0]))]
+        key = r[:, 0] * (n + 1) + r[:, 1]
+        cut = np.flatnonzero(np.diff(key)) + 1
+        cols = list(frame.columns)
+        for grp in np.split(r, cut):
+            s, e = int(grp[0, 0]), int(grp[0, 1])
+            gaps.append(Gap(idx[s], idx[e - 1], e - s, tuple(cols[k] for k in grp[:, 2]), bool(grp[0, 3])))
+    return gaps, missing, interpolated
+
+
+# --------------------------------------------------------------------------- load
+
+
+def _resolve_columns(df, cfg, numeric, date_col, time_col, name, require_target):
+    used_time = {date_col} | ({time_col} if time_col else set())
+    target = list(dict.fromkeys(cfg.target))
+    features = list(dict.fromkeys(cfg.features))
+    for opt, cols in (("--target", target), ("--features", features)):
+        for c in cols:
+            if c in used_time:
+                raise ConfigError(
+                    f"column '{c}' is the time index of {name}; choose a numeric column for {opt}"
+                )
+        check_columns(df, cols, name, choices=numeric, option=opt, kind="numeric columns")
+    if not target:
+        candidates = [c for c in numeric if c not in features]
+        if not candidates:
+            raise DataError(
+                "no numeric columns to forecast; columns are: " + ", ".join(df.columns)
+                + " (check --sep and --decimal)",
+                path=name,
+            )
+        if not require_target:
+            target = candidates
+        elif len(candidates) == 1:
+            target = candidates
+        else:
+            raise DataError(
+                "no --target given; numeric columns are: " + ", ".join(candidates) + " (use --target NAME)",
+                path=name,
+            )
+    return tuple(target), tuple(features)
+
+
+def load(source, cfg: DataConfig, *, require_target: bool = True) -> Dataset:
+    """Read, validate and regularise a CSV into a :class:`Dataset`.
+
+    Steps: read (``read_table``), find the time column (and a separate time-of-day column),
+    pick the target and feature columns, parse and sort the timestamps (duplicates are an error),
+    convert the columns to float64, infer the frequency, reindex a regular series onto its full
+    grid (trading days are kept as they are), interpolate runs of at most ``cfg.max_gap``
+    missing steps, and check the longer ones.
+
+    Args:
+        source: a path, or ``-`` for stdin.
+        cfg: the data settings.
+        require_target: False for ``forecast check``: with no ``--target`` every numeric column
+            is described, and long gaps are reported instead of raised. Defaults to True.
+
+    Raises:
+        DataError: the data cannot be used; the message names file, column, line and fix.
+        ConfigError: settings contradict each other or the file.
+    """
+    cfg = cfg.check()
+    name = _source_name(source)
+    df = read_table(source, cfg)
+    lines = df.index.to_numpy()
+    date_col = _find_date_col(df, cfg, name)
+    time_col = _find_time_col(df, cfg, date_col, name)
+    exclude = {date_col, time_col}
+    numeric = [c for c in df.columns if c not in exclude and _mostly_numbers(df[c])]
+    target, features = _resolve_columns(df, cfg, numeric, date_col, time_col, name, require_target)
+
+    # Timestamps.
+    dates = _as_text(df[date_col])
+    if time_col is not None:
+        times = _as_text(df[time_col])
+        times = times.str.replace(_DOT_TIME_RE, lambda m: ":".join(g for g in m.groups() if g), regex=True)
+        ts = _parse_dates(dates + " " + times.fillna(""), f"{date_col}' + '{time_col}", lines, name)
+        index_name = "timestamp"
+    else:
+        ts = _parse_dates(dates, date_col, lines, name)
+        index_name = date_col
+
+    # Numbers.
+    markers = _numeric_markers(cfg.na_values)
+    na = set(cfg.na_values)
+    data = {c: _to_float(df[c], c, lines, markers, na, name) for c in target + features}
+
+    order = None
+    if not pd.Index(ts).is_monotonic_increasing:
+        order = np.argsort(ts, kind="stable")
+        ts, lines = ts[order], lines[order]
+        data = {c: v[order] for c, v in data.items()}
+    _check_duplicates(ts, lines, name)
+
+    index = pd.DatetimeIndex(ts, name=index_name)
+    frame = pd.DataFrame(data, index=index, columns=list(target + features), dtype=np.float64)
+    for c in target:
+        if np.isnan(data[c]).all():
+            raise DataError(
+                f"column '{c}' has no values (all {len(frame)} are missing); choose another --target",
+                path=name,
+            )
+    for c in features:
+        if np.isnan(data[c]).all():
+            raise DataError(
+                f"column '{c}' has no values (all {len(frame)} are missing); drop it from --features",
+                path=name,
+            )
+
+    freq, label, trading = infer_frequency(index)
+    if freq is not None and not trading and len(index) >= 2:
+        grid = pd.date_range(index[0], index[-1], freq=freq, name=index_name)
+        if len(grid) != len(index):
+            if pd.Index(index).isin(grid).all():
+                frame = frame.reindex(grid)
+            else:  # timestamps off the grid: treat as irregular
+                freq, label = None, "irregular"
+
+    gaps, missing, interpolated = _fill_and_find_gaps(frame, cfg.max_gap)
+    ds = Dataset(
+        frame=frame,
+        source=name,
+        target=target,
+        features=features,
+        freq=freq,
+        freq_label=label,
+        trading_days=trading,
+        season=season_for(freq),
+        gaps=gaps,
+        missing=missing,
+        interpolated=interpolated,
+        date_col=date_col,
+        rows_read=int(len(df)),
+        time_col=time_col,
+    )
+    if require_target and cfg.gaps == "error":
+        _raise_long_gaps(ds, cfg.max_gap)
+    return ds
+
+
+def _raise_long_gaps(ds: Dataset, max_gap: int) -> None:
+    long = ds.long_gaps
+    if not long:
+        return
+    for col in ds.frame.columns:
+        mine = [g for g in long if col in g.columns]
+        if mine:
+            break
+    first = mine[0]
+    n = len(mine)
+    plural = "gap" if n == 1 else "gaps"
+    if all(g.steps > max_gap for g in mine):
+        what = f"{n} {plural} longer than --max-gap {max_gap} steps"
+    else:
+        what = f"{n} {plural} that cannot be interpolated (longer than --max-gap {max_gap} steps, or at the start or end)"
+    span = "step" if first.steps == 1 else "steps"
+    raise DataError(
+        f"column '{col}' has {what}, the first from {_fmt_ts(first.start)} to {_fmt_ts(first.end)} "
+        f"({first.steps} {span}); raise --max-gap, or pass --gaps skip to leave out windows that cross them",
+        path=ds.source,
+    )

@@ -49,10 +49,14 @@ def _dataset_info(ds) -> dict:
 
 def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), model: ModelConfig = ModelConfig(),
              train: TrainConfig = TrainConfig(), *, folds: int = 5, cv: str = "expanding", season: int | None = None,
-             test_size: int | None = None, by_step: bool = False,
+             test_size: int | None = None, by_step: bool = False, predictions_path=None,
              on_fold: Callable[[int, int], None] | None = None,
              on_epoch: Callable[[int, int, dict], None] | None = None) -> dict:
-    """Cross-validate the network against the baselines on a CSV; return the JSON-ready result."""
+    """Cross-validate the network against the baselines on a CSV; return the JSON-ready result.
+
+    With ``predictions_path``, every test forecast is also written there as a long CSV
+    (fold, origin, timestamp, step, target, actual, one column per forecaster).
+    """
     from .evaluation import cross_validate
 
     model.check(), train.check()
@@ -60,7 +64,11 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
     m = season or ds.season
     result = cross_validate(ds.values, n_targets=len(ds.target), window=window, model=model, train=train,
                             season=m, n_folds=folds, cv=cv, test_size=test_size, by_step=by_step,
-                            index=ds.frame.index, on_fold=on_fold, on_epoch=on_epoch)
+                            index=ds.frame.index, keep_predictions=predictions_path is not None,
+                            on_fold=on_fold, on_epoch=on_epoch)
+    if predictions_path is not None:
+        write_predictions(predictions_path, result.pop("predictions"), ds.frame.index, ds.target)
+        result["predictions_file"] = str(predictions_path)
     return {
         "command": "evaluate",
         "data": _dataset_info(ds),
@@ -68,6 +76,29 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
                      "folds": folds, "cv": cv, "season": m, "units": "data"},
         **result,
     }
+
+
+def write_predictions(path, folds: list[dict], index, targets) -> None:
+    """Write cross-validation forecasts as a long CSV, atomically."""
+    import pandas as pd
+
+    from .bundle import atomic_write
+
+    frames = []
+    for f in folds:
+        origins = np.asarray(f["origins"])
+        n, H, T = f["y_true"].shape
+        o = np.repeat(origins, H * T)
+        step = np.tile(np.repeat(np.arange(1, H + 1), T), n)
+        cols = {"fold": f["fold"], "origin": index[o], "timestamp": index[o + step], "step": step,
+                "target": np.tile(np.asarray(targets, dtype=object), n * H), "actual": f["y_true"].reshape(-1)}
+        for name, arr in f.items():
+            if name not in ("fold", "origins", "y_true"):
+                cols[name] = np.asarray(arr).reshape(-1)
+        frames.append(pd.DataFrame(cols))
+    df = pd.concat(frames, ignore_index=True)
+    with atomic_write(path, "w") as fh:
+        df.to_csv(fh, index=False)
 
 
 def train(source, output: str | os.PathLike | None, data: DataConfig, window: WindowConfig = WindowConfig(),

@@ -335,6 +335,9 @@ def evaluate(
     test_size: Annotated[Optional[int], typer.Option("--test-size", min=1, envvar=_env("test_size"),
                                                       help="Rows per test span (default rows // (folds + 1)).")] = None,
     by_step: Annotated[bool, typer.Option("--by-step", help="Also report metrics per horizon step.")] = False,
+    predictions: Annotated[Optional[Path], typer.Option(
+        "--predictions", dir_okay=False, show_default=False,
+        help="Also write every test forecast (all folds, all forecasters) to this CSV.")] = None,
     season: SeasonOpt = None,
     model: ModelOpt = "lstm",
     units: UnitsOpt = 32,
@@ -374,7 +377,8 @@ def evaluate(
     tcfg = TrainConfig(epochs, batch_size, patience, 0.1, learning_rate, seed, threads).check()
     with _Progress(_progress_enabled()) as prog:
         result = api.evaluate(data, cfg, window, mcfg, tcfg, folds=folds, cv=cv, season=season,
-                              test_size=test_size, by_step=by_step, on_fold=prog.on_fold, on_epoch=prog.on_epoch)
+                              test_size=test_size, by_step=by_step, predictions_path=predictions,
+                              on_fold=prog.on_fold, on_epoch=prog.on_epoch)
     if json_out:
         _print_json(result)
     else:

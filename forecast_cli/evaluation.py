@@ -110,17 +110,20 @@ def _verdict(summary: dict, metric: str = "rmse") -> dict:
 def cross_validate(values: np.ndarray, *, n_targets: int, window: WindowConfig, model: ModelConfig,
                    train: TrainConfig, season: int = 1, n_folds: int = 5, cv: str = "expanding",
                    test_size: int | None = None, by_step: bool = False, index=None,
+                   keep_predictions: bool = False,
                    on_fold: Callable[[int, int], None] | None = None,
                    on_epoch: Callable[[int, int, dict], None] | None = None) -> dict:
     """Cross-validate the network and the baselines; return a JSON-ready result.
 
     Returns a dict with ``folds`` (per fold: rows, dates, window counts, epochs and
     ``metrics[name][metric]``), ``summary[name][metric] = {"mean", "std"}`` and ``verdict``.
+    With ``keep_predictions``, also ``predictions``: per fold a dict of ``origins``, ``y_true``
+    and each forecaster's ``(n, horizon, n_targets)`` forecasts.
     """
     L, H = window.lookback, window.horizon
     values = np.asarray(values, dtype=np.float64)
     folds = make_folds(values, L, H, n_folds, cv, test_size)
-    fold_out, per_name = [], {}
+    fold_out, per_name, kept = [], {}, []
     for fold in folds:
         if on_fold:
             on_fold(fold.index, len(folds))
@@ -130,8 +133,10 @@ def cross_validate(values: np.ndarray, *, n_targets: int, window: WindowConfig, 
         net = NeuralForecaster(window, model, train, n_targets).fit(values, fold.train_origins, on_epoch=on_epoch)
         forecasters = [(MODEL_KEY, net)] + [(b.name, b.fit(values, fold.train_origins))
                                              for b in make_baselines(L, H, n_targets, season)]
-        _, _, metrics, steps = _score_all(forecasters, values, (fold.train_start, fold.train_stop),
-                                          fold.test_origins, H, n_targets, by_step)
+        y_true, preds, metrics, steps = _score_all(forecasters, values, (fold.train_start, fold.train_stop),
+                                                   fold.test_origins, H, n_targets, by_step)
+        if keep_predictions:
+            kept.append({"fold": fold.index, "origins": fold.test_origins, "y_true": y_true, **preds})
         entry = {
             "fold": fold.index,
             "train_rows": [fold.train_start, fold.train_stop],
@@ -152,6 +157,8 @@ def cross_validate(values: np.ndarray, *, n_targets: int, window: WindowConfig, 
             per_name.setdefault(name, []).append(m)
     summary = {name: aggregate(ms) for name, ms in per_name.items()}
     result = {"folds": fold_out, "summary": summary, "verdict": _verdict(summary)}
+    if keep_predictions:
+        result["predictions"] = kept
     if by_step:
         result["summary_by_step"] = {
             name: [aggregate([f["by_step"][name][h] for f in fold_out]) for h in range(H)]

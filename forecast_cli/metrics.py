@@ -63,8 +63,11 @@ def compute_metrics(y_true, y_pred, scale=None) -> dict:
     from sklearn.metrics import (mean_absolute_error, mean_absolute_percentage_error,
                                  mean_squared_error, r2_score)
 
+    y_true, y_pred = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    if y_true.ndim == 2:
+        y_true, y_pred = y_true[:, :, None], y_pred[:, :, None]
+    check_finite(y_true, y_pred)
     yt, yp = _flat(y_true), _flat(y_pred)
-    check_finite(yt[None], yp[None])
     if yt.shape[0] == 0:
         raise DataError("no windows to evaluate; the test span is shorter than the horizon")
     mse = float(mean_squared_error(yt, yp))

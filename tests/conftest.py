@@ -1,0 +1,60 @@
+"""Shared fixtures: sample files, tiny fast-training settings, and a session-wide trained bundle."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data"
+AAPL = SAMPLE / "AAPL.csv"
+AIR = SAMPLE / "air_quality_uci.csv"
+
+# Tiny models and few epochs: the suite must stay well under 10 minutes on 2 cores.
+FAST_MODEL = dict(units=4, layers=1, dropout=0.0)
+FAST_TRAIN = dict(epochs=2, batch_size=128, patience=1)
+FAST_CLI = ["--units", "4", "--epochs", "2", "--batch-size", "128", "--patience", "1", "--dropout", "0"]
+
+
+@pytest.fixture(scope="session")
+def aapl_path() -> Path:
+    return AAPL
+
+
+@pytest.fixture(scope="session")
+def air_path() -> Path:
+    return AIR
+
+
+def write_series(path: Path, values, start="2020-01-01", freq="D", name="y", extra: dict | None = None) -> Path:
+    """Write a small CSV with a date column and one or more value columns."""
+    idx = pd.date_range(start, periods=len(values), freq=freq)
+    df = pd.DataFrame({"date": idx.strftime("%Y-%m-%d %H:%M:%S"), name: values})
+    for k, v in (extra or {}).items():
+        df[k] = v
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def sine_csv(tmp_path) -> Path:
+    """300 daily points of a noiseless sine of period 7 plus a trend (known, learnable)."""
+    t = np.arange(300)
+    return write_series(tmp_path / "sine.csv", np.sin(2 * np.pi * t / 7) + 0.01 * t)
+
+
+@pytest.fixture(scope="session")
+def aapl_bundle(tmp_path_factory) -> Path:
+    """A bundle trained once per session on AAPL (tiny model, 2 epochs)."""
+    from forecast_cli import api
+    from forecast_cli.config import DataConfig, ModelConfig, TrainConfig, WindowConfig
+
+    out = tmp_path_factory.mktemp("bundle") / "aapl.fcst"
+    api.train(AAPL, out, DataConfig(target="Close"), WindowConfig(20, 5), ModelConfig(**FAST_MODEL),
+              TrainConfig(**FAST_TRAIN))
+    return out

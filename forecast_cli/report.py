@@ -6,7 +6,7 @@ from rich.table import Table
 
 from .metrics import METRICS
 
-__all__ = ["render_check", "render_evaluation", "render_train", "NAMES", "fmt"]
+__all__ = ["render_check", "render_evaluation", "render_train", "render_predict", "render_inspect", "NAMES", "fmt"]
 
 NAMES = {"model": None, "naive": "naive", "seasonal_naive": "seasonal naive", "linear": "linear (lags)"}
 HEADERS = {"mse": "MSE", "rmse": "RMSE", "mae": "MAE", "r2": "R²", "mape": "MAPE %", "mase": "MASE"}
@@ -120,11 +120,12 @@ def render_evaluation(console: Console, r: dict, by_step: bool = False) -> None:
     d = r["data"]
     s = r["settings"]
     m = s["model"]
-    console.print(f"[bold]{d['file']}[/bold]: {d['rows']:,} rows {d['start']} .. {d['end']} ({d['freq_label']}), "
-                  f"target {', '.join(d['target'])}")
+    console.print(f"[bold]{d['file']}[/bold]: {d['rows']:,} rows, {_day(d['start'])} .. {_day(d['end'])}, "
+                  f"{d['freq_label']}; target {', '.join(d['target'])}", soft_wrap=True)
     console.print(f"{label}: {m['layers']} layer(s) x {m['units']} units, dropout {m['dropout']}, norm {m['norm']}, "
                   f"linear skip {'on' if m['linear_skip'] else 'off'}; lookback {s['window']['lookback']}, horizon "
-                  f"{s['window']['horizon']}; {len(r['folds'])} {s['cv']} folds; seasonal naive m={s['season']}")
+                  f"{s['window']['horizon']}; {len(r['folds'])} {s['cv']} folds; seasonal naive m={s['season']}",
+                  soft_wrap=True)
     for f in r["folds"]:
         period = f" test {_day(f['test_period'][0])} .. {_day(f['test_period'][1])}" if "test_period" in f else ""
         title = (f"fold {f['fold']}:{period}; {f['n_train_windows']} train / {f['n_test_windows']} test windows; "
@@ -140,7 +141,7 @@ def render_evaluation(console: Console, r: dict, by_step: bool = False) -> None:
         for key, steps in r["summary_by_step"].items():
             t.add_row(_name(key, label), *[fmt(st["rmse"]["mean"]) for st in steps])
         console.print(t)
-    console.print(_verdict_line(r["verdict"], label))
+    console.print(_verdict_line(r["verdict"], label), soft_wrap=True)
 
 
 def render_train(console: Console, r: dict) -> None:
@@ -155,3 +156,91 @@ def render_train(console: Console, r: dict) -> None:
     console.print(f"{label} {word} the naive baseline on the holdout: RMSE {fmt(m)} vs {fmt(n)}")
     if "bundle" in r:
         console.print(f"saved {r['bundle']['path']} (sha256 {r['bundle']['model_sha256'][:12]}…)")
+
+
+# ----------------------------------------------------------------------------- predict, inspect
+def render_predict(console: Console, r: dict) -> None:
+    """The forecast of ``forecast predict`` (its JSON form) as a table: point and interval per level."""
+    levels = r["levels"]
+    from .forecasting import level_name
+
+    console.print(f"[bold]{r['file']}[/bold]: last timestamp {_day(r['last_timestamp'].replace('T', ' '))} "
+                  f"({r['freq_label']}); {r['steps']} step(s) of horizon {r['horizon']}")
+    t = Table(title=f"forecast with {', '.join(level_name(lv) + '%' for lv in levels)} conformal intervals",
+              title_justify="left")
+    t.add_column("step", justify="right")
+    t.add_column("timestamp")
+    for tgt in r["target"]:
+        t.add_column(tgt, justify="right")
+        for lv in levels:
+            t.add_column(f"{level_name(lv)}% interval", justify="right")
+    for row in r["forecast"]:
+        cells = [str(row["step"]), _day(row["timestamp"].replace("T", " "))]
+        for tgt in r["target"]:
+            cells.append(fmt(row[tgt]))
+            for lv in levels:
+                lo, hi = row[f"{tgt}_lower_{level_name(lv)}"], row[f"{tgt}_upper_{level_name(lv)}"]
+                cells.append(f"{fmt(lo)} .. {fmt(hi)}")
+        t.add_row(*cells)
+    console.print(t)
+    n = r.get("interval", {}).get("n_residuals")
+    if n is not None:
+        console.print(f"intervals from {n} held-out residuals per step (split conformal)")
+
+
+def _kv_table(title: str, rows) -> Table:
+    t = Table(title=title, title_justify="left", show_header=False)
+    t.add_column("", style="bold", no_wrap=True)
+    t.add_column("")
+    for k, v in rows:
+        if v is None or v == [] or v == "":
+            v = "-"
+        elif isinstance(v, (list, tuple)):
+            v = ", ".join(str(x) for x in v)
+        t.add_row(str(k), str(v))
+    return t
+
+
+def render_inspect(console: Console, v: dict) -> None:
+    """What a bundle holds (the view made by ``forecast inspect``)."""
+    console.print(_kv_table(f"bundle {v['bundle']}", [
+        ("format", f"{v.get('format')} version {v.get('format_version')}"),
+        ("created", v.get("created")),
+        ("size", f"{v.get('size_bytes', 0):,} bytes"),
+        ("model.keras sha256", f"{v.get('model_sha256')} (verified)" if v.get("model_sha256_verified")
+         else v.get("model_sha256")),
+    ]))
+    w, m, tr = v.get("window", {}), v.get("model", {}), v.get("train", {})
+    console.print(_kv_table("settings", [
+        ("window", f"lookback {w.get('lookback')}, horizon {w.get('horizon')}"),
+        ("model", ", ".join(f"{k} {val}" for k, val in m.items())),
+        ("training", ", ".join(f"{k} {val}" for k, val in tr.items())),
+    ]))
+    d = v.get("data", {})
+    console.print(_kv_table("data contract (columns a file must carry to be scored)", [
+        ("date column", d.get("date_col")),
+        ("time column", d.get("time_col")),
+        ("target", d.get("target")),
+        ("features", d.get("features")),
+        ("frequency", f"{d.get('freq_label')}" + (f" ({d['freq']})" if d.get("freq") else "")),
+        ("season", d.get("season")),
+        ("missing markers", d.get("na_values")),
+        ("max gap", d.get("max_gap")),
+        ("delimiter / decimal", f"{d.get('sep') or 'sniffed'} / {d.get('decimal') or 'sniffed'}"),
+        ("trained up to", d.get("last_timestamp")),
+    ]))
+    h = v.get("holdout") or {}
+    if h.get("metrics"):
+        label = str(m.get("model", "model")).upper()
+        period = f" {_day(h['holdout_period'][0])} .. {_day(h['holdout_period'][1])}" if "holdout_period" in h else ""
+        console.print(_metric_table(f"holdout{period}: {h.get('n_holdout_windows')} windows", h["metrics"], label))
+    conf = v.get("conformal") or {}
+    if conf:
+        console.print(f"intervals: {conf.get('method')}; residuals {conf.get('residuals_shape')} "
+                      "(horizon, targets, windows)")
+    td = v.get("training_data") or {}
+    console.print(_kv_table("training data", [
+        ("file", td.get("file")), ("rows", td.get("rows")), ("columns", td.get("columns")),
+        ("period", f"{td.get('start')} .. {td.get('end')}"), ("sha256", td.get("sha256")),
+    ]))
+    console.print(_kv_table("versions", sorted((v.get("versions") or {}).items())))

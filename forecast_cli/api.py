@@ -14,7 +14,7 @@ import numpy as np
 
 from .config import DataConfig, ModelConfig, TrainConfig, WindowConfig, to_dict
 
-__all__ = ["check", "evaluate", "train", "MAX_STORED_RESIDUALS"]
+__all__ = ["check", "evaluate", "train", "predict", "score", "MAX_STORED_RESIDUALS"]
 
 MAX_STORED_RESIDUALS = 2000
 
@@ -141,3 +141,17 @@ def train(source, output: str | os.PathLike | None, data: DataConfig, window: Wi
         result["bundle"] = {"path": str(output), "model_sha256": manifest["model_sha256"],
                             "format_version": manifest["format_version"]}
     return result
+
+
+def predict(bundle_path, source, steps: int | None = None, levels=(80, 95)):
+    """Forecast past the end of ``source`` with a bundle; see :func:`forecast_cli.forecasting.predict`."""
+    from .forecasting import predict as _predict
+
+    return _predict(bundle_path, source, steps=steps, levels=levels)
+
+
+def score(bundle_path, inputs, outdir, **kwargs) -> dict:
+    """Batch-score many files with one bundle; see :func:`forecast_cli.scoring.score`."""
+    from .scoring import score as _score
+
+    return _score(bundle_path, inputs, outdir, **kwargs)

@@ -34,7 +34,8 @@ class Naive:
 class SeasonalNaive:
     """Repeat the last observed season: ŷ[o+h] = y[o + h - m·ceil(h/m)], m the season length.
 
-    Where that row would lie before the start of the data, the last value is used instead.
+    Where that row would lie before the start of the data, or is missing (a long gap left by
+    ``--gaps skip`` that the season reaches back into), the last value is used instead.
     """
 
     name = "seasonal_naive"
@@ -53,13 +54,24 @@ class SeasonalNaive:
         lag = h - m * np.ceil(h / m).astype(int)  # in (-m, 0]
         rows = origins[:, None] + lag[None, :]
         rows = np.where(rows < 0, origins[:, None], rows)
-        return values[rows, : self.n_targets]
+        out = values[rows, : self.n_targets]
+        missing = np.isnan(out)
+        if missing.any():
+            last = np.broadcast_to(values[origins, None, : self.n_targets], out.shape)
+            out = np.where(missing, last, out)
+        return out
 
 
 class LinearLags:
-    """A linear regression (scikit-learn) from the flattened input window to all steps at once."""
+    """A linear regression (scikit-learn) from the flattened input window to all steps at once.
+
+    It is fitted on the most recent ``MAX_FIT_WINDOWS`` training windows at most: more adds
+    nothing to a model of ``lookback x columns`` weights, and copying a million windows would
+    cost gigabytes.
+    """
 
     name = "linear"
+    MAX_FIT_WINDOWS = 100_000
 
     def __init__(self, lookback: int, horizon: int, n_targets: int):
         self.lookback, self.horizon, self.n_targets = lookback, horizon, n_targets
@@ -67,6 +79,7 @@ class LinearLags:
     def fit(self, values, origins):
         from sklearn.linear_model import Ridge
 
+        origins = np.asarray(origins)[-self.MAX_FIT_WINDOWS:]
         X, Y = gather(values, origins, self.lookback, self.horizon, self.n_targets, dtype=np.float64)
         # Regress the change from the last value: same model family, better conditioned on
         # trending levels. A tiny ridge keeps it defined when columns are collinear.
@@ -77,10 +90,15 @@ class LinearLags:
     def _design(self, X):
         return (X - X[:, -1:, :]).reshape(len(X), -1)
 
-    def predict(self, values, origins):
-        X, _ = gather(values, origins, self.lookback, self.horizon, self.n_targets, dtype=np.float64)
-        d = self.model_.predict(self._design(X)).reshape(len(X), self.horizon, self.n_targets)
-        return d + X[:, -1:, : self.n_targets]
+    def predict(self, values, origins, chunk: int = 50_000):
+        out = []
+        origins = np.asarray(origins)
+        for i in range(0, len(origins), chunk):  # bounded memory on long test spans
+            X, _ = gather(values, origins[i:i + chunk], self.lookback, self.horizon, self.n_targets,
+                          dtype=np.float64)
+            d = self.model_.predict(self._design(X)).reshape(len(X), self.horizon, self.n_targets)
+            out.append(d + X[:, -1:, : self.n_targets])
+        return np.concatenate(out) if out else np.empty((0, self.horizon, self.n_targets))
 
 
 BASELINES = ("naive", "seasonal_naive", "linear")

@@ -23,7 +23,7 @@ from . import __version__
 from .errors import BundleError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "read_manifest", "save_bundle", "load_bundle", "atomic_write",
-           "sha256_bytes", "fingerprint"]
+           "sha256_bytes", "fingerprint", "verify"]
 
 FORMAT = "forecast-cli-bundle"
 FORMAT_VERSION = 1
@@ -60,6 +60,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb"):
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
+        # mkstemp makes the file 0600; give it the permissions an ordinary open() would (umask).
+        umask = os.umask(0)
+        os.umask(umask)
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
@@ -228,3 +233,17 @@ def load_bundle(path: str | os.PathLike):
             raise BundleError(f"refused to load model.keras: {msg[:300]}", path=path) from None
     forecaster = NeuralForecaster.from_parts(window, model_cfg, train_cfg, manifest["n_targets"], model, scaler)
     return forecaster, manifest
+
+
+def verify(path: str | os.PathLike) -> dict:
+    """The manifest, after checking the SHA-256 of ``model.keras`` against it. Needs no TensorFlow.
+
+    Used by ``forecast inspect``; :func:`load_bundle` makes the same check before loading.
+    """
+    manifest = read_manifest(path)
+    with _open_zip(path) as zf:
+        model_bytes = _read_member(zf, "model.keras", path)
+    if sha256_bytes(model_bytes) != manifest["model_sha256"]:
+        raise BundleError("refused: model.keras does not match the SHA-256 in manifest.json "
+                          "(altered or damaged); retrain or copy the bundle again", path=path)
+    return manifest

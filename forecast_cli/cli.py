@@ -155,6 +155,8 @@ LrOpt = Annotated[float, typer.Option("--learning-rate", min=1e-8, envvar=_env("
 SeedOpt = Annotated[int, typer.Option("--seed", envvar=_env("seed"), help="Random seed: same seed, same numbers.")]
 ThreadsOpt = Annotated[int, typer.Option("--threads", min=0, envvar=_env("threads"),
                                          help="TensorFlow intra-op threads (0: TensorFlow decides).")]
+JitOpt = Annotated[str, typer.Option("--jit", envvar=_env("jit"),
+                                     help="XLA-compile training: auto (when the data is large), on, off.")]
 SeasonOpt = Annotated[Optional[int], typer.Option("--season", min=1, envvar=_env("season"),
                                                   help="Season length for seasonal naive (inferred if omitted).")]
 
@@ -164,6 +166,10 @@ def _listify(v) -> tuple:
     for item in v or ():
         out.extend(s.strip() for s in str(item).split(",") if s.strip())
     return tuple(out)
+
+
+def _jit(value: str):
+    return {"auto": "auto", "on": True, "true": True, "off": False, "false": False}.get(value.lower(), value)
 
 
 def _setup(quiet=False, verbose=False, debug=False, no_color=False) -> None:
@@ -352,6 +358,7 @@ def evaluate(
     learning_rate: LrOpt = 1e-3,
     seed: SeedOpt = 0,
     threads: ThreadsOpt = 1,
+    jit: JitOpt = "auto",
     date_col: DateColOpt = None,
     time_col: TimeColOpt = None,
     na_values: NaOpt = None,
@@ -374,7 +381,7 @@ def evaluate(
     cfg = _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal)
     window = WindowConfig(lookback, horizon).check()
     mcfg = ModelConfig(model, units, layers, dropout, recurrent_dropout, norm, linear_skip).check()
-    tcfg = TrainConfig(epochs, batch_size, patience, 0.1, learning_rate, seed, threads).check()
+    tcfg = TrainConfig(epochs, batch_size, patience, 0.1, learning_rate, seed, threads, _jit(jit)).check()
     with _Progress(_progress_enabled()) as prog:
         result = api.evaluate(data, cfg, window, mcfg, tcfg, folds=folds, cv=cv, season=season,
                               test_size=test_size, by_step=by_step, predictions_path=predictions,
@@ -411,6 +418,7 @@ def train(
     learning_rate: LrOpt = 1e-3,
     seed: SeedOpt = 0,
     threads: ThreadsOpt = 1,
+    jit: JitOpt = "auto",
     date_col: DateColOpt = None,
     time_col: TimeColOpt = None,
     na_values: NaOpt = None,
@@ -433,7 +441,7 @@ def train(
     cfg = _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal)
     window = WindowConfig(lookback, horizon).check()
     mcfg = ModelConfig(model, units, layers, dropout, recurrent_dropout, norm, linear_skip).check()
-    tcfg = TrainConfig(epochs, batch_size, patience, 0.1, learning_rate, seed, threads).check()
+    tcfg = TrainConfig(epochs, batch_size, patience, 0.1, learning_rate, seed, threads, _jit(jit)).check()
     if output.exists() and output.is_dir():
         from .errors import ConfigError
 
@@ -445,6 +453,203 @@ def train(
         _print_json(result)
     else:
         render_train(_stdout_console(), result)
+
+
+# ----------------------------------------------------------------------------- predict, score, inspect
+BundleArg = Annotated[Path, typer.Argument(help="Model bundle (.fcst) made by 'forecast train -o'.",
+                                           show_default=False)]
+StepsOpt = Annotated[Optional[int], typer.Option(
+    "--steps", "-n", min=1, envvar=_env("steps"), show_default=False,
+    help="Future steps to forecast; default and most: the horizon the model was trained for.")]
+LevelOpt = Annotated[Optional[list[float]], typer.Option(
+    "--level", show_default=False,
+    help="Prediction-interval level in percent; repeat for several. Default: 80 and 95.")]
+
+
+def _warn(msg: str) -> None:
+    if not STATE.quiet:
+        _echo_err(f"warning: {msg}")
+
+
+@app.command()
+@_handle_errors
+def predict(
+    bundle: BundleArg,
+    data: DataArg,
+    steps: StepsOpt = None,
+    level: LevelOpt = None,
+    output: Annotated[Optional[str], typer.Option(
+        "--output", "-o", show_default=False,
+        help="Write the forecast to this file (.csv, or .parquet) or - for CSV on stdout.")] = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+):
+    """Forecast past the end of DATA with a saved model: one row per future timestamp, with intervals.
+
+    Intervals are split-conformal, from the residuals held out at training time, per horizon step. --steps beyond the trained horizon is refused (retrain with a longer --horizon).
+    """
+    _setup(quiet, verbose, debug, no_color)
+    from .errors import ConfigError
+    from .forecasting import check_levels, predict as _predict, write_frame
+
+    levels = check_levels(level)
+    if output == "-" and json_out:
+        raise ConfigError("--json and -o - both write to stdout; choose one")
+    if output not in (None, "-") and Path(output).is_dir():
+        raise ConfigError(f"--output {output} is a directory; give a file name such as forecast.csv")
+    fc = _predict(bundle, data, steps=steps, levels=levels)
+    for w in fc.info["warnings"]:
+        _warn(w)
+    if output == "-":
+        sys.stdout.write(fc.frame.to_csv(index=False, float_format="%.10g"))
+        sys.stdout.flush()
+        return
+    if output is not None:
+        write_frame(fc.frame, output)
+        if not STATE.quiet and not json_out:
+            _echo_err(f"wrote {len(fc.frame)} rows to {output}")
+    if json_out:
+        _print_json(fc.to_json())
+    elif output is None:
+        from .report import render_predict
+
+        render_predict(_stdout_console(), fc.to_json())
+
+
+@app.command()
+@_handle_errors
+def score(
+    bundle: BundleArg,
+    inputs: Annotated[list[str], typer.Argument(help="CSV files, directories (their *.csv) and globs.",
+                                                show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the forecasts and summary.json.",
+                                         show_default=False)],
+    steps: StepsOpt = None,
+    level: LevelOpt = None,
+    skip_existing: Annotated[bool, typer.Option(
+        "--skip-existing", help="Leave inputs whose forecast already exists in OUTDIR alone (resume a run).")] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, envvar=_env("score_batch_size"),
+                                            help="Windows per network call.")] = 4096,
+    fmt: Annotated[str, typer.Option("--format", envvar=_env("format"),
+                                     help="Output files: csv or parquet (needs pyarrow).")] = "csv",
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+):
+    """Forecast past the end of many files with one model; for cron.
+
+    Writes OUTDIR/<name>.forecast.csv per input (atomically) and OUTDIR/summary.json. A bad file is recorded and skipped. Exit 0: all scored; 3: some failed; 1: none scored or bad bundle; 130: interrupted (nothing half-written). A lock file stops a second run on the same OUTDIR.
+    """
+    _setup(quiet, verbose, debug, no_color)
+    from . import scoring
+
+    bar = _progress_enabled()
+    state = {"progress": None, "task": None}
+
+    def on_start(total: int):
+        if state["progress"] is not None:
+            state["task"] = state["progress"].add_task("scoring", total=total, info="")
+
+    def on_file(entry: dict, done: int, total: int):
+        prog = state["progress"]
+        if entry["status"] == "failed":
+            line = f"error: {entry['error']}"
+            if prog is not None:
+                prog.console.print(line, markup=False, highlight=False)
+            else:
+                _echo_err(line)
+        elif STATE.verbose and not STATE.quiet:
+            line = f"{entry['status']}: {entry['input']} -> {entry['output']}" + (
+                f" ({entry['rows']} rows)" if entry.get("rows") is not None else "")
+            if prog is not None:
+                prog.console.print(line, markup=False, highlight=False)
+            else:
+                _echo_err(line)
+        if prog is not None and state["task"] is not None:
+            prog.update(state["task"], completed=done, info=Path(entry["input"]).name)
+
+    def on_warning(msg: str):
+        prog = state["progress"]
+        if STATE.quiet:
+            return
+        if prog is not None:
+            prog.console.print(f"warning: {msg}", markup=False, highlight=False)
+        else:
+            _echo_err(f"warning: {msg}")
+
+    if bar:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        state["progress"] = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                                     console=_stderr_console(), transient=True)
+    ctx = state["progress"] if state["progress"] is not None else _nullcontext()
+    with ctx:
+        summary = scoring.score(bundle, inputs, output, steps=steps, levels=level or (80.0, 95.0),
+                                skip_existing=skip_existing, batch_size=batch_size, fmt=fmt, on_file=on_file,
+                                on_start=on_start, on_warning=on_warning)
+    code = scoring.exit_code(summary)
+    if json_out:
+        _print_json(summary)
+    elif not STATE.quiet:
+        sys.stdout.write(f"scored {summary['n_ok']}, failed {summary['n_failed']}, skipped {summary['n_skipped']} "
+                         f"of {summary['n_inputs']} inputs; summary: {Path(output) / scoring.SUMMARY_NAME}\n")
+        sys.stdout.flush()
+    if code == EXIT_FAILURE:
+        _echo_err(f"error: no input could be scored; see {Path(output) / scoring.SUMMARY_NAME}")
+    if code:
+        raise typer.Exit(code)
+
+
+def _nullcontext():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def inspect_view(path, manifest: dict) -> dict:
+    """The manifest for ``inspect --json``: conformal residuals replaced by their shape."""
+    view = {"bundle": str(path), "size_bytes": os.path.getsize(path), "model_sha256_verified": True,
+            **{k: v for k, v in manifest.items()}}
+    conf = manifest.get("conformal")
+    if isinstance(conf, dict):
+        res = conf.get("residuals")
+        shape = []
+        node = res
+        while isinstance(node, list):
+            shape.append(len(node))
+            node = node[0] if node else None
+        view["conformal"] = {**{k: v for k, v in conf.items() if k != "residuals"},
+                             "residuals_shape": shape, "residuals_dims": ["horizon", "n_targets", "n_windows"]}
+    return view
+
+
+@app.command()
+@_handle_errors
+def inspect(
+    bundle: BundleArg,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+):
+    """Show what a bundle holds: settings, data contract, metrics, versions, training data. No TensorFlow."""
+    _setup(quiet, verbose, debug, no_color)
+    from .bundle import verify
+
+    view = inspect_view(bundle, verify(bundle))
+    if json_out:
+        _print_json(view)
+    else:
+        from .report import render_inspect
+
+        render_inspect(_stdout_console(), view)
 
 
 def main() -> None:

@@ -212,15 +212,27 @@ def _sniff_sep(lines: list[str]) -> str:
 
 
 def _sniff_decimal(lines: list[str], sep: str) -> str:
-    if sep == ",":
-        return "."
+    """',' when numbers are written with a decimal comma (and never a decimal point), else '.'.
+
+    With ',' as the delimiter, decimal commas can only appear in quoted cells ("10,5"); they are
+    taken as decimal commas only when some have other than three digits after the comma, so
+    thousands separators ("1,500") are never misread.
+    """
     comma = dot = 0
-    for row in csv.reader(lines[1:200], delimiter=sep):
+    not_thousands = False
+    try:
+        rows = list(csv.reader(lines[1:200], delimiter=sep))
+    except csv.Error:
+        return "."
+    for row in rows:
         for cell in row:
             if _COMMA_DEC_RE.match(cell):
                 comma += 1
-            elif _DOT_DEC_RE.match(cell):
+                not_thousands |= len(cell.strip().split(",")[1]) != 3
+            elif _DOT_DEC_RE.match(cell) or (sep == "," and _THOUSANDS_RE.match(cell)):
                 dot += 1
+    if sep == ",":
+        return "," if comma > 0 and dot == 0 and not_thousands else "."
     return "," if comma > 0 and dot == 0 else "."
 
 
@@ -251,6 +263,7 @@ def read_table(source: str | os.PathLike, cfg: DataConfig) -> pd.DataFrame:
         raise DataError(
             "no data rows, only a header on line 1; give a CSV with at least one data row", path=name
         )
+    _check_header(sample_lines[0], sep, name, 1 + skipped)
     na = list(cfg.na_values)
     try:
         with warnings.catch_warnings():
@@ -275,8 +288,14 @@ def read_table(source: str | os.PathLike, cfg: DataConfig) -> pd.DataFrame:
         ) from None
     df.columns = [str(c).strip() for c in df.columns]
     df.index = pd.RangeIndex(2 + skipped, 2 + skipped + len(df), name="line")
-    # Blank lines (and lines of bare delimiters) are all-NaN rows: drop them, keep line numbers.
-    blank = df.isna().all(axis=1).to_numpy()
+    # Blank lines (and lines of bare delimiters or spaces) are empty rows: drop them, keep line numbers.
+    blank = np.ones(len(df), dtype=bool)
+    for c in df.columns:
+        col = df[c]
+        empty = col.isna().to_numpy()
+        if not _is_number(col) and not pd.api.types.is_bool_dtype(col.dtype):
+            empty = empty | (col.astype(str).str.strip() == "").to_numpy()
+        blank = blank & empty
     if blank.any():
         df = df.loc[~blank]
     # Trailing delimiters make empty "Unnamed: N" columns; they carry nothing.
@@ -293,6 +312,26 @@ def read_table(source: str | os.PathLike, cfg: DataConfig) -> pd.DataFrame:
             if _is_number(df[c]):
                 df[c] = _mask_markers(df[c], markers)
     return df
+
+
+def _check_header(header: str, sep: str, name: str, line: int) -> None:
+    """Refuse a header that names a column twice (pandas would silently rename one 'y.1')."""
+    try:
+        cells = next(csv.reader([header], delimiter=sep))
+    except (csv.Error, StopIteration):
+        return
+    seen: dict[str, int] = {}
+    for pos, cell in enumerate(cells, start=1):
+        key = cell.strip()
+        if not key:
+            continue
+        if key in seen:
+            raise DataError(
+                f"line {line}: column '{key}' appears twice in the header (fields {seen[key]} and {pos}); "
+                "rename or remove one of them",
+                path=name,
+            )
+        seen[key] = pos
 
 
 def _numeric_markers(na: Sequence[str]) -> np.ndarray:
@@ -806,11 +845,7 @@ def _resolve_columns(df, cfg, numeric, date_col, time_col, name, require_target)
     if not target:
         candidates = [c for c in numeric if c not in features]
         if not candidates:
-            raise DataError(
-                "no numeric columns to forecast; columns are: " + ", ".join(df.columns)
-                + " (check --sep and --decimal)",
-                path=name,
-            )
+            _raise_no_numeric(df, used_time, features, name)
         if not require_target:
             target = candidates
         elif len(candidates) == 1:
@@ -821,6 +856,31 @@ def _resolve_columns(df, cfg, numeric, date_col, time_col, name, require_target)
                 path=name,
             )
     return tuple(target), tuple(features)
+
+
+def _raise_no_numeric(df, used_time, features, name):
+    """Say why no column holds numbers: the first bad cell of the first value column, with its fix."""
+    others = [c for c in df.columns if c not in used_time and c not in features]
+    if not others:
+        raise DataError(
+            "no columns of values, only the time column(s) " + ", ".join(f"'{c}'" for c in used_time if c)
+            + f"; add a numeric column to forecast, or check the delimiter (--sep; columns are: "
+            + ", ".join(df.columns) + ")",
+            path=name,
+        )
+    lines = df.index.to_numpy()
+    for c in others:
+        if pd.api.types.is_bool_dtype(df[c].dtype):
+            raise DataError(
+                f"column '{c}' holds true/false values, not numbers; give a numeric column to forecast "
+                "(columns are: " + ", ".join(df.columns) + ")",
+                path=name,
+            )
+        _to_float(df[c], c, lines, np.empty(0), set(), name)  # raises at the first non-number
+    raise DataError(
+        "no numeric columns to forecast; columns are: " + ", ".join(df.columns) + " (check --sep and --decimal)",
+        path=name,
+    )
 
 
 def load(source, cfg: DataConfig, *, require_target: bool = True) -> Dataset:

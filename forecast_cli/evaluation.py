@@ -15,7 +15,7 @@ import numpy as np
 from .baselines import make_baselines
 from .config import ModelConfig, TrainConfig, WindowConfig
 from .errors import ConfigError, DataError
-from .metrics import aggregate, compute_metrics, mase_scale, metrics_by_step
+from .metrics import aggregate, check_finite, compute_metrics, mase_scale, metrics_by_step
 from .training import NeuralForecaster
 from .windows import valid_origins
 
@@ -71,11 +71,15 @@ def make_folds(values: np.ndarray, lookback: int, horizon: int, n_folds: int = 5
             f"{n_rows} rows leave {first_train} training rows for the first of {n_folds} folds, fewer than "
             f"lookback + horizon = {lookback + horizon}; use fewer --folds or a smaller --lookback"
         )
-    splitter = TimeSeriesSplit(n_splits=n_folds, test_size=test_size,
-                               max_train_size=first_train if cv == "sliding" else None)
+    if n_folds == 1:  # TimeSeriesSplit needs 2 or more; one fold is the last test_size rows
+        spans = [(0, first_train, first_train, n_rows)]
+    else:
+        splitter = TimeSeriesSplit(n_splits=n_folds, test_size=test_size,
+                                   max_train_size=first_train if cv == "sliding" else None)
+        spans = [(int(tr[0]), int(tr[-1]) + 1, int(te[0]), int(te[-1]) + 1)
+                 for tr, te in splitter.split(np.zeros((n_rows, 1)))]
     folds = []
-    for k, (tr, te) in enumerate(splitter.split(np.zeros((n_rows, 1)))):
-        a, b, c, d = int(tr[0]), int(tr[-1]) + 1, int(te[0]), int(te[-1]) + 1
+    for k, (a, b, c, d) in enumerate(spans):
         train, test = _split_origins(values, lookback, horizon, a, b, c, d)
         folds.append(Fold(k + 1, a, b, c, d, train, test))
     return folds
@@ -86,13 +90,17 @@ def _targets(values, origins, horizon, n_targets):
     return np.asarray(values, dtype=np.float64)[rows, :n_targets]
 
 
-def _score_all(forecasters, values, fold_train_rows, test_origins, horizon, n_targets, by_step):
+def _score_all(forecasters, values, fold_train_rows, test_origins, horizon, n_targets, by_step, index=None):
     y_true = _targets(values, test_origins, horizon, n_targets)
     scale = mase_scale(values[fold_train_rows[0]:fold_train_rows[1], :n_targets])
     metrics, steps, preds = {}, {}, {}
     for name, f in forecasters:
         y_pred = f.predict(values, test_origins)
         preds[name] = y_pred
+        # Say which forecaster and which window hold a NaN/inf, rather than report a number.
+        if not (np.isfinite(y_true).all() and np.isfinite(y_pred).all()):
+            where = [str(index[o]) if index is not None else f"row {o}" for o in test_origins]
+            check_finite(y_true, y_pred, what=f"'{name}' forecasts", where=where)
         metrics[name] = compute_metrics(y_true, y_pred, scale)
         if by_step:
             steps[name] = metrics_by_step(y_true, y_pred, scale)
@@ -134,7 +142,7 @@ def cross_validate(values: np.ndarray, *, n_targets: int, window: WindowConfig, 
         forecasters = [(MODEL_KEY, net)] + [(b.name, b.fit(values, fold.train_origins))
                                              for b in make_baselines(L, H, n_targets, season)]
         y_true, preds, metrics, steps = _score_all(forecasters, values, (fold.train_start, fold.train_stop),
-                                                   fold.test_origins, H, n_targets, by_step)
+                                                   fold.test_origins, H, n_targets, by_step, index)
         if keep_predictions:
             kept.append({"fold": fold.index, "origins": fold.test_origins, "y_true": y_true, **preds})
         entry = {
@@ -195,7 +203,7 @@ def fit_holdout(values: np.ndarray, *, n_targets: int, window: WindowConfig, mod
     net = NeuralForecaster(window, model, train, n_targets).fit(values, tr, on_epoch=on_epoch)
     forecasters = [(MODEL_KEY, net)] + [(b.name, b.fit(values, tr))
                                          for b in make_baselines(L, H, n_targets, season)]
-    y_true, preds, metrics, steps = _score_all(forecasters, values, (0, start), te, H, n_targets, True)
+    y_true, preds, metrics, steps = _score_all(forecasters, values, (0, start), te, H, n_targets, True, index)
     info = {
         "train_rows": [0, start],
         "holdout_rows": [start, len(values)],

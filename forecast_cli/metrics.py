@@ -33,14 +33,24 @@ def mase_scale(train_targets: np.ndarray) -> np.ndarray:
 
 
 def check_finite(y_true: np.ndarray, y_pred: np.ndarray, what: str = "predictions", where=None) -> None:
-    """Raise DataError naming the first window and step where a value is missing or not finite."""
+    """Raise DataError naming the first window and step where a value is missing or not finite.
+
+    Args:
+        y_true, y_pred: ``(n_windows, horizon, n_targets)`` (or ``(n_windows, horizon)``).
+        what: how the predictions are named in the message ("'model' forecasts").
+        where: one label per window (its origin timestamp or row), named in the message.
+    """
     for arr, name in ((y_true, "targets"), (y_pred, what)):
+        arr = np.asarray(arr, dtype=np.float64)
+        if arr.ndim == 2:
+            arr = arr[:, :, None]
         bad = ~np.isfinite(arr)
         if bad.any():
             w, h, t = (int(i) for i in np.argwhere(bad)[0])
-            loc = f" (window origin {where[w]})" if where is not None else ""
+            loc = f" (window origin {where[w]})" if where is not None and w < len(where) else ""
+            kind = "NaN" if np.isnan(arr).any() else "infinite"
             raise DataError(
-                f"{int(bad.sum())} {name} are missing or not finite, the first in window {w}{loc}, "
+                f"{int(bad.sum())} {name} are missing or not finite ({kind}), the first in window {w}{loc}, "
                 f"step {h + 1}, target {t}; metrics would be meaningless, so none are reported"
             )
 
@@ -83,6 +93,15 @@ def compute_metrics(y_true, y_pred, scale=None) -> dict:
         mae_t = mean_absolute_error(yt, yp, multioutput="raw_values")
         ok = np.isfinite(scale) & (scale > 0)
         out["mase"] = float(np.mean(mae_t / scale)) if ok.all() else None
+    for k, v in out.items():
+        if v is not None and not math.isfinite(v):
+            if k in ("r2", "mape", "mase"):
+                out[k] = None  # undefined (e.g. a zero denominator after overflow), not a number
+            else:
+                raise DataError(
+                    f"{k.upper()} overflowed to {v} (the values, up to {np.nanmax(np.abs(yt)):.3g}, are too large "
+                    "to square); rescale the data, e.g. to thousands or millions"
+                )
     return out
 
 

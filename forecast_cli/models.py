@@ -56,7 +56,7 @@ CUSTOM_OBJECTS = {"SubtractLast": SubtractLast, "AddLast": AddLast, "LastStep": 
 
 
 def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targets: int,
-                learning_rate: float = 1e-3) -> "keras.Model":
+                learning_rate: float = 1e-3, jit_compile: bool = False) -> "keras.Model":
     """A compiled direct multi-step forecaster ``(batch, lookback, n_features) -> (batch, horizon, n_targets)``.
 
     Layout: [SubtractLast] -> recurrent stack (``layers`` x LSTM/GRU, ``recurrent_dropout`` on the
@@ -93,5 +93,5 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
     if cfg.norm == "last":
         out = AddLast(T, name="add_last")([out, inp])
     model = keras.Model(inp, out, name=f"forecast_{cfg.model}")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse", jit_compile=jit_compile)
     return model

@@ -19,6 +19,8 @@ __all__ = ["NeuralForecaster", "EpochCallback", "MIN_TRAIN_WINDOWS"]
 
 EpochCallback = Callable[[int, int, dict], None]
 MIN_TRAIN_WINDOWS = 20
+# Training windows x lookback above which XLA's compile time pays for itself (measured).
+XLA_MIN_WORK = 1_000_000
 
 
 def _window_dataset(series, origins, lookback, horizon, n_targets, batch_size, *, shuffle=False,
@@ -64,9 +66,11 @@ class NeuralForecaster:
         self.window, self.model_cfg, self.train_cfg, self.n_targets = window, model, train, n_targets
 
     # -- fitting -----------------------------------------------------------------------------
-    def fit(self, values: np.ndarray, origins: np.ndarray, *, on_epoch: EpochCallback | None = None):
+    def fit(self, values: np.ndarray, origins: np.ndarray, *, on_epoch: EpochCallback | None = None,
+            val_origins: np.ndarray | None = None):
         """Fit scaler and network on the windows at ``origins``; the last ``val_fraction`` of them
-        (in time order) is held out for early stopping."""
+        (in time order) is held out for early stopping, unless ``val_origins`` gives the
+        early-stopping windows explicitly (then all of ``origins`` are trained on)."""
         from . import runtime
 
         L, H, T = self.window.lookback, self.window.horizon, self.n_targets
@@ -88,13 +92,28 @@ class NeuralForecaster:
         keras = runtime.import_keras()
         from .models import build_model
 
-        n_val = max(1, int(round(len(origins) * self.train_cfg.val_fraction)))
-        tr, va = origins[:-n_val], origins[-n_val:]
+        if val_origins is not None and len(val_origins):
+            tr, va = origins, np.sort(np.asarray(val_origins, dtype=np.int64))
+        else:
+            n_val = max(1, int(round(len(origins) * self.train_cfg.val_fraction)))
+            tr, va = origins[:-n_val], origins[-n_val:]
+        jit = self.train_cfg.jit_compile
+        if jit == "auto":
+            jit = len(tr) * L >= XLA_MIN_WORK
+        self.jit_compile_ = bool(jit)
         self.model_ = build_model(self.window, self.model_cfg, values.shape[1], T,
-                                  self.train_cfg.learning_rate)
+                                  self.train_cfg.learning_rate, jit_compile=self.jit_compile_)
         bs = self.train_cfg.batch_size
         ds_tr = _window_dataset(scaled, tr, L, H, T, bs, shuffle=True, seed=self.train_cfg.seed)
         ds_va = _window_dataset(scaled, va, L, H, T, max(bs, 256))
+        start_weights = start_val = None
+        if self.model_cfg.linear_skip and self.model_cfg.linear_fit == "lstsq":
+            from .models import fit_linear_path
+
+            self.linear_fit_ = fit_linear_path(self.model_, self.window, self.model_cfg, scaled, tr, va, T)
+            # the model now starts as the fitted linear map: keep it if no epoch beats it
+            start_weights = self.model_.get_weights()
+            start_val = float(self.model_.evaluate(ds_va, verbose=0))
         callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.train_cfg.patience,
                                                    restore_best_weights=True)]
         if on_epoch is not None:
@@ -111,6 +130,9 @@ class NeuralForecaster:
         self.epochs_run_ = len(self.history_.get("loss", []))
         val = self.history_.get("val_loss", [])
         self.best_epoch_ = int(np.argmin(val)) + 1 if val else self.epochs_run_
+        if start_weights is not None and val and start_val <= min(val):
+            self.model_.set_weights(start_weights)
+            self.best_epoch_ = 0
         return self
 
     # -- predicting --------------------------------------------------------------------------

@@ -1,0 +1,128 @@
+"""Batch scoring speed: `forecast score` against a per-file `model.predict` loop and pandas alone.
+
+    python benchmarks/score_bench.py [--files 2000] [--rows 500] [--workdir DIR] [--seed 0]
+
+Generates FILES CSV files of ROWS daily rows (random walks), trains one tiny bundle on one of
+them (not timed), then times, on the same files:
+
+* tool: ``forecast_cli.scoring.score`` over the whole directory: one bundle load, every file read
+  and validated, the last windows predicted in large batches, one forecast file written per input
+  (atomically) and summary.json;
+* predict loop: the bundle loaded once, then per file ``pd.read_csv`` and ONE
+  ``model.predict`` call on its last window (nothing written);
+* pandas: ``pd.read_csv`` of every file, nothing else (a floor for any tool that reads them).
+
+The pandas pass runs first, so every timing sees the files in the page cache. Prints a table,
+then as the last line one JSON object with every figure.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def generate(d: Path, files: int, rows: int, seed: int) -> list[Path]:
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2020-01-01", periods=rows, freq="D").strftime("%Y-%m-%d").to_numpy()
+    out = []
+    for i in range(files):
+        y = 100 + np.cumsum(rng.normal(0, 1, rows))
+        p = d / f"series_{i:05d}.csv"
+        with open(p, "w") as fh:
+            fh.write("date,y\n")
+            fh.write("\n".join(f"{a},{b:.4f}" for a, b in zip(dates, y)))
+            fh.write("\n")
+        out.append(p)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--files", type=int, default=2000)
+    ap.add_argument("--rows", type=int, default=500)
+    ap.add_argument("--lookback", type=int, default=30)
+    ap.add_argument("--horizon", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workdir", type=Path, default=None, help="Keep the files here (default: a temp dir).")
+    args = ap.parse_args(argv)
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from forecast_cli import api, scoring
+    from forecast_cli.bundle import load_bundle
+    from forecast_cli.config import DataConfig, ModelConfig, TrainConfig, WindowConfig
+
+    tmp = None
+    if args.workdir is None:
+        tmp = tempfile.mkdtemp(prefix="score_bench_")
+        work = Path(tmp)
+    else:
+        work = args.workdir
+    try:
+        inp, out = work / "in", work / "out"
+        shutil.rmtree(inp, ignore_errors=True), shutil.rmtree(out, ignore_errors=True)
+        inp.mkdir(parents=True)
+        t = time.perf_counter()
+        paths = generate(inp, args.files, args.rows, args.seed)
+        gen_s = time.perf_counter() - t
+        bundle = work / "bench.fcst"
+        api.train(paths[0], bundle, DataConfig(target="y"), WindowConfig(args.lookback, args.horizon),
+                  ModelConfig(units=16, dropout=0.0), TrainConfig(epochs=2, batch_size=64, patience=1))
+
+        # pandas alone (also warms the page cache for the two timings after it)
+        t = time.perf_counter()
+        for p in paths:
+            pd.read_csv(p)
+        pandas_s = time.perf_counter() - t
+
+        # the tool
+        t = time.perf_counter()
+        summary = scoring.score(bundle, [str(inp)], out)
+        tool_s = time.perf_counter() - t
+        assert summary["n_ok"] == args.files, summary["n_failed"]
+
+        # a loop with one model.predict call per file
+        t = time.perf_counter()
+        forecaster, manifest = load_bundle(bundle)
+        L = args.lookback
+        mean, scale = forecaster.scaler_.mean_, forecaster.scaler_.scale_
+        for p in paths:
+            v = pd.read_csv(p)["y"].to_numpy(dtype=np.float64)[-L:, None]
+            x = ((v - mean) / scale).astype(np.float32)[None]
+            forecaster.scaler_.inverse_targets(forecaster.model_.predict(x, verbose=0))
+        loop_s = time.perf_counter() - t
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    n = args.files
+    res = {
+        "files": n, "rows": args.rows, "lookback": args.lookback, "horizon": args.horizon,
+        "tool_s": round(tool_s, 3), "predict_loop_s": round(loop_s, 3), "pandas_read_s": round(pandas_s, 3),
+        "tool_files_per_s": round(n / tool_s, 1), "predict_loop_files_per_s": round(n / loop_s, 1),
+        "pandas_files_per_s": round(n / pandas_s, 1),
+        "speedup_vs_predict_loop": round(loop_s / tool_s, 2), "tool_over_pandas": round(tool_s / pandas_s, 2),
+        "generate_s": round(gen_s, 3), "cpus": os.cpu_count(),
+    }
+    print(f"{n} files x {args.rows} rows, lookback {args.lookback}, horizon {args.horizon}, {os.cpu_count()} CPUs")
+    print(f"{'':34}{'seconds':>10}{'files/s':>10}")
+    print(f"{'forecast score (tool)':34}{tool_s:>10.2f}{n / tool_s:>10.1f}")
+    print(f"{'read + model.predict per file':34}{loop_s:>10.2f}{n / loop_s:>10.1f}")
+    print(f"{'pd.read_csv only':34}{pandas_s:>10.2f}{n / pandas_s:>10.1f}")
+    print(f"predict loop / tool: {loop_s / tool_s:.2f}x   tool / pandas: {tool_s / pandas_s:.2f}x")
+    print(json.dumps(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

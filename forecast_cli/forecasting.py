@@ -1,0 +1,305 @@
+"""Forecast past the end of a series with a saved bundle, with conformal prediction intervals.
+
+The network forecasts ``horizon`` steps at once from the last ``lookback`` rows of the input
+(direct multi-step). Intervals are split-conformal: for each horizon step and target, the
+half-width at level ``a`` is the ``ceil((n + 1) * a / 100)``-th smallest absolute residual
+(truth - forecast) of the ``n`` held-out windows saved in the bundle at training time.
+
+``--steps`` beyond the trained horizon is refused (no recursive forecasting): feeding forecasts
+back as inputs compounds their errors, and the saved residuals say nothing about how wide the
+intervals of such steps would be. Retrain with a longer ``--horizon`` instead.
+
+>>> import numpy as np
+>>> bounds = conformal_bounds(np.arange(1.0, 20.0).reshape(1, 1, 19), [80])
+>>> bounds[80][1].tolist()  # rank ceil(20 * 0.8) = 16 -> the 16th smallest |residual|
+[[16.0]]
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError, DataError
+
+__all__ = ["DEFAULT_LEVELS", "check_levels", "check_steps", "conformal_bounds", "data_config", "load_input",
+           "last_window", "future_timestamps", "forecast_frame", "predict_frame", "predict", "Forecast",
+           "write_frame", "level_name", "INTERVAL_METHOD"]
+
+DEFAULT_LEVELS = (80.0, 95.0)
+INTERVAL_METHOD = "split conformal: per step and target, quantile of |holdout residual| at rank ceil((n+1)*level/100)"
+
+
+def level_name(level: float) -> str:
+    """``80.0 -> '80'``, ``97.5 -> '97.5'`` (used in column names)."""
+    return f"{float(level):g}"
+
+
+def check_levels(levels: Sequence[float] | None) -> tuple[float, ...]:
+    """Sorted unique interval levels, each strictly between 0 and 100 (percent)."""
+    if levels is None or len(levels) == 0:
+        return DEFAULT_LEVELS
+    out = []
+    for lv in levels:
+        try:
+            v = float(lv)
+        except (TypeError, ValueError):
+            raise ConfigError(f"--level must be a number between 0 and 100 (a percentage). Got {lv!r}.") from None
+        if not 0.0 < v < 100.0 or not math.isfinite(v):
+            raise ConfigError(f"--level must be between 0 and 100 (exclusive), a percentage such as 80 or 95. "
+                              f"Got {lv}.")
+        out.append(v)
+    return tuple(sorted(set(out)))
+
+
+def check_steps(steps: int | None, horizon: int) -> int:
+    """``steps`` (default: the horizon); more than the trained horizon is refused."""
+    if steps is None:
+        return horizon
+    if steps < 1:
+        raise ConfigError(f"--steps must be an int >= 1. Got {steps}.")
+    if steps > horizon:
+        raise ConfigError(f"--steps {steps} exceeds the horizon {horizon} the model was trained for; "
+                          f"retrain with --horizon {steps} (forecasts are not extended recursively)")
+    return int(steps)
+
+
+def conformal_bounds(residuals, levels: Sequence[float], warnings: list | None = None) -> dict:
+    """Split-conformal interval offsets per horizon step and target.
+
+    Args:
+        residuals: array-like ``(horizon, n_targets, n)`` of held-out residuals (truth - forecast).
+        levels: coverage levels in percent, each in (0, 100).
+        warnings: a list that receives a message when ``n`` is too small for a level (then the
+            largest residual is used and the interval may cover less than asked).
+
+    Returns:
+        ``{level: (lower_offset, upper_offset)}``, each ``(horizon, n_targets)``; add them to the
+        point forecast. ``lower_offset <= 0 <= upper_offset``; wider for higher levels.
+    """
+    r = np.abs(np.asarray(residuals, dtype=np.float64))
+    if r.ndim != 3:
+        raise ValueError(f"residuals must be 3-D (horizon, n_targets, n). Received shape {r.shape}.")
+    H, T, n_all = r.shape
+    levels = check_levels(levels)
+    # Non-finite residuals (never expected) sort last and are not counted.
+    r = np.sort(np.where(np.isfinite(r), r, np.inf), axis=2)
+    n = np.isfinite(r).sum(axis=2)  # (H, T)
+    out = {}
+    short = []
+    for lv in levels:
+        k = np.ceil((n + 1) * lv / 100.0).astype(np.int64)  # 1-based rank
+        too_small = k > n
+        if too_small.any():
+            short.append(level_name(lv))
+        k = np.clip(k, 1, np.maximum(n, 1)) - 1
+        q = np.take_along_axis(r, k[..., None], axis=2)[..., 0] if n_all else np.full((H, T), np.nan)
+        q = np.where(n > 0, q, np.nan)
+        out[lv] = (-q, q)
+    if short and warnings is not None:
+        warnings.append(f"only {int(n.min())} held-out residuals per step: too few for the {', '.join(short)}% "
+                        "interval(s), which use the largest residual and may cover less than stated; "
+                        "train on a longer series or with a larger --holdout")
+    if (n == 0).any() and warnings is not None:
+        warnings.append("the bundle holds no held-out residuals for some steps; their intervals are empty (NaN)")
+    return out
+
+
+def data_config(manifest: dict):
+    """The DataConfig to read new input for a bundle: its columns, date column, separators, markers.
+
+    Long gaps do not stop a forecast: only the last window has to be complete
+    (``gaps="skip"``; see :func:`last_window`).
+    """
+    from .config import DataConfig, from_dict
+
+    d = dict(manifest["data"])
+    d["target"] = list(manifest["data"].get("target") or [])
+    d["features"] = list(manifest["data"].get("features") or [])
+    d["gaps"] = "skip"
+    return from_dict(DataConfig, d).check()
+
+
+def load_input(source, manifest: dict):
+    """Read an input for a bundle; a missing model column is an error that names it."""
+    from . import data as _data
+
+    cfg = data_config(manifest)
+    try:
+        return _data.load(source, cfg, require_target=True)
+    except DataError as e:
+        if "not found" not in e.message or (isinstance(source, str) and source == "-"):
+            raise
+        needed = list(cfg.target) + list(cfg.features)
+        if cfg.date_col:
+            needed.insert(0, cfg.date_col)
+        try:
+            have = list(_data.read_table(source, cfg).columns)
+        except DataError:
+            raise e from None
+        missing = [c for c in needed if c not in have]
+        if not missing:
+            raise
+        name = "column" if len(missing) == 1 else "columns"
+        raise DataError(f"{name} {', '.join(repr(c) for c in missing)} not found: the model needs "
+                        f"{', '.join(repr(c) for c in needed)}; the file has {', '.join(have) or '(none)'}",
+                        path=e.path or _data._source_name(source)) from None
+
+
+def last_window(ds, lookback: int) -> np.ndarray:
+    """The last ``lookback`` rows of a dataset as ``(lookback, n_columns)`` float64; complete or an error."""
+    n = len(ds.frame)
+    if n < lookback:
+        read = f" ({ds.rows_read} read, gaps filled)" if ds.rows_read and ds.rows_read != n else ""
+        raise DataError(f"too short: {n} rows{read}, fewer than the {lookback} rows (lookback) the model "
+                        "needs to forecast from; give a longer series", path=ds.source)
+    win = ds.values[n - lookback:]
+    bad = ~np.isfinite(win)
+    if bad.any():
+        rows, cols = np.nonzero(bad)
+        col = ds.frame.columns[cols[0]]
+        ts = ds.frame.index[n - lookback + rows[0]]
+        raise DataError(f"the last {lookback} rows (the window the forecast starts from, from "
+                        f"{ds.frame.index[n - lookback]} to {ds.frame.index[-1]}) have {int(bad.sum())} missing "
+                        f"value(s), the first in column '{col}' at {ts}; fill them or raise --max-gap when "
+                        "training", path=ds.source)
+    return np.asarray(win, dtype=np.float64)
+
+
+def future_timestamps(ds, manifest: dict, steps: int, warnings: list | None = None) -> pd.DatetimeIndex:
+    """Timestamps after the input's last one: business days for trading data, else the frequency."""
+    from . import data as _data
+
+    md = manifest["data"]
+    trading = bool(ds.trading_days or md.get("trading_days"))
+    freq = ds.freq or md.get("freq")
+    if warnings is not None and ds.freq and md.get("freq") and not trading and ds.freq != md.get("freq"):
+        warnings.append(f"{ds.source}: the input's frequency ({ds.freq_label}) differs from the training data's "
+                        f"({md.get('freq_label', md.get('freq'))}); the forecast may be meaningless")
+    try:
+        return _data.future_index(ds.frame.index[-1], freq, steps, trading)
+    except DataError as e:
+        raise DataError(e.message, path=ds.source) from None
+
+
+def forecast_frame(point: np.ndarray, timestamps: pd.DatetimeIndex, targets: Sequence[str], bounds: dict,
+                   steps: int) -> pd.DataFrame:
+    """The output table: ``timestamp``, then per target the point forecast and its bounds per level, ``step``."""
+    cols: dict = {"timestamp": timestamps[:steps]}
+    for j, t in enumerate(targets):
+        p = point[:steps, j]
+        cols[t] = p
+        for lv, (lo, hi) in bounds.items():
+            cols[f"{t}_lower_{level_name(lv)}"] = p + lo[:steps, j]
+            cols[f"{t}_upper_{level_name(lv)}"] = p + hi[:steps, j]
+    cols["step"] = np.arange(1, steps + 1)
+    return pd.DataFrame(cols)
+
+
+def _residuals(manifest: dict) -> np.ndarray:
+    H, T = int(manifest["window"]["horizon"]), int(manifest["n_targets"])
+    raw = (manifest.get("conformal") or {}).get("residuals")
+    if raw is None:
+        return np.empty((H, T, 0))
+    r = np.asarray(raw, dtype=np.float64)
+    if r.ndim != 3 or r.shape[:2] != (H, T):
+        from .errors import BundleError
+
+        raise BundleError(f"conformal residuals have shape {r.shape}, expected ({H}, {T}, n); the bundle is damaged")
+    return r
+
+
+def predict_frame(forecaster, manifest: dict, dataset, steps: int | None = None,
+                  levels: Sequence[float] = DEFAULT_LEVELS, warnings: list | None = None) -> pd.DataFrame:
+    """Forecast past the end of ``dataset`` with a loaded bundle; one row per future timestamp."""
+    H, L = int(manifest["window"]["horizon"]), int(manifest["window"]["lookback"])
+    steps = check_steps(steps, H)
+    bounds = conformal_bounds(_residuals(manifest), check_levels(levels), warnings)
+    win = last_window(dataset, L)
+    values = win  # the window alone is enough: origin = its last row
+    point = forecaster.predict(values, np.array([L - 1]))[0]
+    ts = future_timestamps(dataset, manifest, steps, warnings)
+    return forecast_frame(point, ts, manifest["data"]["target"], bounds, steps)
+
+
+@dataclass
+class Forecast:
+    """A forecast table and what it was made from (``info`` is JSON-ready)."""
+
+    frame: pd.DataFrame
+    info: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        rows = []
+        for rec in self.frame.to_dict(orient="records"):
+            rec["timestamp"] = pd.Timestamp(rec["timestamp"]).isoformat()
+            rec["step"] = int(rec["step"])
+            rows.append({k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in rec.items()})
+        return {**self.info, "forecast": rows}
+
+
+def predict(bundle_path, source, steps: int | None = None, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
+    """Load a bundle and forecast past the end of ``source`` (a CSV path or ``-``).
+
+    Raises:
+        BundleError: the bundle is missing, not a bundle, altered, or of an unknown format.
+        DataError: the input lacks the model's columns, is too short, or its last window is incomplete.
+        ConfigError: ``steps`` beyond the trained horizon, or a level outside (0, 100).
+    """
+    from .bundle import load_bundle, read_manifest
+
+    manifest = read_manifest(bundle_path)  # cheap checks before TensorFlow is imported
+    H = int(manifest["window"]["horizon"])
+    steps = check_steps(steps, H)
+    levels = check_levels(levels)
+    ds = load_input(source, manifest)
+    last_window(ds, int(manifest["window"]["lookback"]))
+    forecaster, manifest = load_bundle(bundle_path)
+    warnings: list = []
+    frame = predict_frame(forecaster, manifest, ds, steps, levels, warnings)
+    info = {
+        "command": "predict",
+        "bundle": str(bundle_path),
+        "model_sha256": manifest["model_sha256"],
+        "file": ds.source,
+        "rows_read": int(ds.rows_read),
+        "last_timestamp": ds.frame.index[-1].isoformat(),
+        "freq": "B" if ds.trading_days else ds.freq,
+        "freq_label": ds.freq_label,
+        "trading_days": bool(ds.trading_days or manifest["data"].get("trading_days")),
+        "target": list(manifest["data"]["target"]),
+        "horizon": H,
+        "steps": steps,
+        "levels": list(levels),
+        "interval": {"method": INTERVAL_METHOD, "n_residuals": int(_residuals(manifest).shape[2])},
+        "warnings": warnings,
+    }
+    return Forecast(frame, info)
+
+
+def write_frame(frame: pd.DataFrame, path, fh=None) -> None:
+    """Write a forecast table: Parquet when ``path`` ends in ``.parquet``, else CSV.
+
+    With ``fh`` (an open binary file, e.g. from :func:`~forecast_cli.bundle.atomic_write`) the
+    bytes go there; otherwise to ``path`` atomically.
+    """
+    parquet = str(path).lower().endswith(".parquet")
+    if parquet:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ConfigError(f"{path}: Parquet output needs pyarrow, which is not installed; "
+                              "pip install pyarrow, or write a .csv file") from None
+    if fh is None:
+        from .bundle import atomic_write
+
+        with atomic_write(path, "wb") as out:
+            write_frame(frame, path, out)
+        return
+    if parquet:
+        frame.to_parquet(fh, index=False)
+    else:
+        fh.write(frame.to_csv(index=False, float_format="%.10g").encode("utf-8"))

@@ -1,0 +1,156 @@
+"""No loss under interruption: SIGINT/SIGTERM during ``train -o`` and SIGINT during ``score``.
+
+The command exits 130 with one line, leaves no partial file at any output path and no
+temporary file behind, and a rerun completes. (SIGTERM during ``score`` is in test_score.py.)
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from forecast_cli.cli import app
+
+from conftest import FAST_MODEL, FAST_TRAIN, ROOT
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc to see TF start")
+
+runner = CliRunner()
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+
+
+def series_csv(path: Path, n: int, start="2000-01-01") -> Path:
+    t = np.arange(n)
+    pd.DataFrame({"date": pd.date_range(start, periods=n, freq="D").strftime("%Y-%m-%d"),
+                  "y": np.round(np.sin(2 * np.pi * t / 7) + 0.001 * t, 6)}).to_csv(path, index=False)
+    return path
+
+
+def start(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "forecast_cli", *map(str, args)], cwd=ROOT, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(cond, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    t0 = time.monotonic()
+    while not cond():
+        assert proc.poll() is None, f"finished before it could be interrupted: {proc.communicate()}"
+        assert time.monotonic() - t0 < timeout, "never got going"
+        time.sleep(0.1)
+
+
+def tf_running(proc: subprocess.Popen):
+    """TensorFlow has started its thread pools (it is importing or training)."""
+    return lambda: len(os.listdir(f"/proc/{proc.pid}/task")) > 8
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def assert_interrupted(proc: subprocess.Popen):
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (proc.returncode, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: interrupted"), err
+    assert "Traceback" not in err
+
+
+TRAIN_ARGS = ["--lookback", "5", "--horizon", "2", "--units", "4", "--batch-size", "64", "--dropout", "0"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_train_interrupted_leaves_no_bundle(sig, tmp_path):
+    data = series_csv(tmp_path / "s.csv", 600)
+    out = tmp_path / "model.fcst"
+    proc = start(["train", data, "-o", out, *TRAIN_ARGS, "--epochs", "1000", "--patience", "1000"])
+    wait_for(tf_running(proc), proc)
+    time.sleep(2.5)  # into fit()
+    proc.send_signal(sig)
+    assert_interrupted(proc)
+    assert not out.exists()
+    assert leftovers(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv"]
+
+    # the rerun (same data and settings, few epochs) completes and writes a valid bundle
+    r = runner.invoke(app, ["train", str(data), "-o", str(out), *TRAIN_ARGS, "--epochs", "1", "--patience", "1"])
+    assert r.exit_code == 0, r.output
+    assert runner.invoke(app, ["inspect", str(out), "--json"]).exit_code == 0
+    assert leftovers(tmp_path) == []
+
+
+def test_keyboard_interrupt_in_process_is_exit_130(monkeypatch, tmp_path):
+    """A KeyboardInterrupt anywhere in a command is exit 130 with one line (no traceback)."""
+    import forecast_cli.api as api
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, "check", boom)
+    r = runner.invoke(app, ["check", str(series_csv(tmp_path / "s.csv", 20))])
+    assert r.exit_code == 130
+    assert r.stderr.strip().splitlines() == ["error: interrupted; nothing half-written was left behind"]
+
+
+# ---------------------------------------------------------------------------- score
+N_FILES = 600
+
+
+@pytest.fixture(scope="module")
+def score_setup(tmp_path_factory):
+    from forecast_cli import api
+    from forecast_cli.config import DataConfig, ModelConfig, TrainConfig, WindowConfig
+
+    d = tmp_path_factory.mktemp("score_intr")
+    bundle = d / "m.fcst"
+    api.train(series_csv(d / "train.csv", 120), bundle, DataConfig(target="y"), WindowConfig(5, 2),
+              ModelConfig(**FAST_MODEL), TrainConfig(**FAST_TRAIN))
+    inputs = d / "inputs"
+    inputs.mkdir()
+    text = series_csv(d / "one.csv", 40).read_text()
+    lines = text.splitlines()
+    for i in range(N_FILES):  # same dates, different values, cheap to write
+        body = "\n".join(f"{ln.split(',')[0]},{float(ln.split(',')[1]) + i}" for ln in lines[1:])
+        (inputs / f"f{i:04d}.csv").write_text(lines[0] + "\n" + body + "\n")
+    return bundle, inputs
+
+
+def test_score_sigint_then_rerun(score_setup, tmp_path):
+    bundle, inputs = score_setup
+    out = tmp_path / "out"
+    proc = start(["score", bundle, inputs, "-o", out, "--batch-size", "32", "--quiet"])
+    lock = out / ".forecast-score.lock"
+    wait_for(lambda: lock.exists(), proc)  # the bundle is loaded; files are being scored
+    wait_for(lambda: len(list(out.glob("*.forecast.csv"))) >= 32, proc)
+    proc.send_signal(signal.SIGINT)
+    assert_interrupted(proc)
+
+    assert leftovers(out) == [] and not lock.exists()
+    done = sorted(out.glob("*.forecast.csv"))
+    assert 0 < len(done) < N_FILES, "the run was not interrupted midway"
+    before = {}
+    for p in done:  # every file present is complete
+        df = pd.read_csv(p)
+        assert len(df) == 2 and df.notna().all().all(), p
+        before[p.name] = p.read_bytes()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is True
+
+    # rerun: completes, and every file written before the interruption is unchanged
+    r = runner.invoke(app, ["score", str(bundle), str(inputs), "-o", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_ok"] == N_FILES and summary["interrupted"] is False
+    assert len(list(out.glob("*.forecast.csv"))) == N_FILES
+    for name, data in before.items():
+        assert (out / name).read_bytes() == data, name
+    assert leftovers(out) == []

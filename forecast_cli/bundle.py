@@ -51,10 +51,12 @@ def fingerprint(frame) -> dict:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb"):
+def atomic_write(path: str | os.PathLike, mode: str = "wb", durable: bool = True):
     """Open a temporary file beside ``path``; rename it onto ``path`` only if the block succeeds.
 
     An exception (or a signal turned into one) leaves ``path`` untouched and no temporary behind.
+    ``durable`` also fsyncs the file before the rename (survives a power cut, not just a crash);
+    batch scoring turns it off per file and syncs once at the end of the run.
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
@@ -68,7 +70,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb"):
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -19,6 +19,7 @@ from .config import DataConfig
 from .errors import ConfigError, DataError
 
 __all__ = [
+    "load_fast",
     "Gap",
     "Dataset",
     "read_table",
@@ -979,6 +980,71 @@ def load(source, cfg: DataConfig, *, require_target: bool = True) -> Dataset:
     if require_target and cfg.gaps == "error":
         _raise_long_gaps(ds, cfg.max_gap)
     return ds
+
+
+def load_fast(source, cfg: DataConfig, expect: tuple[str | None, bool] | None = None) -> Dataset | None:
+    """A fast reading of a clean file whose layout is known in advance, or None.
+
+    Batch scoring knows the date column, the columns and the frequency (``expect`` =
+    ``(freq, trading_days)`` of the training data). For the common, clean case (a plain
+    comma-separated UTF-8 file with an ISO date column, sorted unique timestamps on that
+    frequency, numeric columns and no missing values) this skips sniffing and the cell-by-cell
+    checks of :func:`load`. It returns None as soon as anything is unusual; the caller then uses
+    :func:`load`, which gives the full diagnosis and its one-line error. Both give equal frames.
+    """
+    if not cfg.date_col or cfg.time_col or cfg.sep not in (None, ",") or cfg.decimal not in (None, "."):
+        return None
+    if not isinstance(source, (str, os.PathLike)) or str(source) == "-":
+        return None
+    cols = list(cfg.target) + list(cfg.features)
+    try:
+        with open(source, "rb") as fh:
+            head = fh.readline()
+        if head.startswith(b"\xef\xbb\xbf") or b"\r" in head or b'"' in head:
+            return None
+        header = head.decode("utf-8").rstrip("\n").split(",")
+        if len(set(header)) != len(header) or not set([cfg.date_col, *cols]) <= set(header):
+            return None
+        df = pd.read_csv(source, usecols=[cfg.date_col, *cols], index_col=cfg.date_col,
+                         na_values=list(cfg.na_values) or None, engine="c")
+        if len(df) < 2 or any(k not in "fi" for k in (dt.kind for dt in df.dtypes)):
+            return None
+        if list(df.columns) != cols:
+            df = df[cols]
+        values = df.to_numpy(dtype=np.float64)
+        if not np.isfinite(values).all():
+            return None
+        idx = pd.DatetimeIndex(pd.to_datetime(df.index, format="ISO8601")).as_unit("ns")
+    except (OSError, ValueError, TypeError, UnicodeDecodeError, pd.errors.ParserError, OverflowError):
+        return None
+    if idx.tz is not None or not idx.is_monotonic_increasing or not idx.is_unique:
+        return None
+    freq, trading = expect if expect is not None else (None, False)
+    if trading and _is_trading(idx):
+        label = freq_label("B", True)
+    elif freq and not trading and _is_fixed_step(idx, freq):
+        label = freq_label(freq, False)
+    else:
+        freq, label, trading = infer_frequency(idx)
+        if freq is None:
+            return None
+        if not trading and not _is_fixed_step(idx, freq):
+            return None  # timestamps missing from a regular grid: load() reindexes and reports them
+    idx.name = cfg.date_col
+    frame = pd.DataFrame(values, index=idx, columns=cols)
+    return Dataset(frame=frame, source=_source_name(source), target=tuple(cfg.target),
+                   features=tuple(cfg.features), freq=freq, freq_label=label, trading_days=trading,
+                   season=season_for(freq), gaps=[], missing={c: 0 for c in cols},
+                   interpolated={c: 0 for c in cols}, date_col=cfg.date_col, rows_read=len(df))
+
+
+def _is_fixed_step(idx: pd.DatetimeIndex, freq: str) -> bool:
+    """Every step of a nanosecond index equals ``freq``, a fixed-length frequency (h, D, 15min...)."""
+    try:
+        step = pd.Timedelta(to_offset(freq)).value
+    except (ValueError, TypeError):
+        return False  # calendar frequencies (months, business days) have no fixed length
+    return bool((np.diff(idx.asi8) == step).all())
 
 
 def _raise_long_gaps(ds: Dataset, max_gap: int) -> None:

@@ -10,10 +10,12 @@ from .runtime import import_keras
 
 keras = import_keras()
 from keras import layers, ops  # noqa: E402
+import numpy as np  # noqa: E402
 
 from .config import ModelConfig, WindowConfig  # noqa: E402
 
-__all__ = ["build_model", "SubtractLast", "AddLast", "LastStep", "CUSTOM_OBJECTS"]
+__all__ = ["build_model", "fit_linear_path", "SubtractLast", "AddLast", "LastStep", "ChannelsToBatch",
+           "BatchToChannels", "CUSTOM_OBJECTS"]
 
 
 @keras.saving.register_keras_serializable(package="forecast_cli")
@@ -52,27 +54,75 @@ class LastStep(layers.Layer):
         return x[:, -1:, :]
 
 
-CUSTOM_OBJECTS = {"SubtractLast": SubtractLast, "AddLast": AddLast, "LastStep": LastStep}
+@keras.saving.register_keras_serializable(package="forecast_cli")
+class ChannelsToBatch(layers.Layer):
+    """Fold the columns into the batch: ``(batch, time, C) -> (batch * C, time, 1)``.
+
+    Used for channel-independent models: every column becomes its own univariate series and
+    the same weights forecast each of them.
+    """
+
+    def call(self, x):
+        t = x.shape[1]
+        return ops.reshape(ops.transpose(x, (0, 2, 1)), (-1, t, 1))
+
+
+@keras.saving.register_keras_serializable(package="forecast_cli")
+class BatchToChannels(layers.Layer):
+    """Undo :class:`ChannelsToBatch` on a forecast: ``(batch * C, horizon) -> (batch, horizon, n_targets)``,
+    keeping the first ``n_targets`` of the ``n_channels`` columns."""
+
+    def __init__(self, n_channels: int, n_targets: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n_channels, self.n_targets = int(n_channels), int(n_targets)
+
+    def call(self, y):
+        h = y.shape[-1]
+        y = ops.transpose(ops.reshape(y, (-1, self.n_channels, h)), (0, 2, 1))
+        return y[:, :, : self.n_targets]
+
+    def get_config(self):
+        return {**super().get_config(), "n_channels": self.n_channels, "n_targets": self.n_targets}
+
+
+CUSTOM_OBJECTS = {"SubtractLast": SubtractLast, "AddLast": AddLast, "LastStep": LastStep,
+                  "ChannelsToBatch": ChannelsToBatch, "BatchToChannels": BatchToChannels}
 
 
 def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targets: int,
                 learning_rate: float = 1e-3, jit_compile: bool = False) -> "keras.Model":
     """A compiled direct multi-step forecaster ``(batch, lookback, n_features) -> (batch, horizon, n_targets)``.
 
-    Layout: [SubtractLast] -> recurrent stack (``layers`` x LSTM/GRU, ``recurrent_dropout`` on the
-    state) -> [attention over the top layer's outputs] -> Dropout(``dropout``) -> Dense(horizon *
-    n_targets), plus an optional linear path from the flattened window, -> [AddLast].
+    Layout: [SubtractLast] -> [ChannelsToBatch] -> [patches] -> recurrent stack (``layers`` x
+    LSTM/GRU, ``recurrent_dropout`` on the state) -> [attention over the top layer's outputs] ->
+    Dropout(``dropout``) -> Dense(horizon * outputs), plus an optional linear path from the
+    flattened window, -> [BatchToChannels] -> [AddLast].
     ``dropout`` acts on the recurrent stack's output, not on the input features.
 
     >>> m = build_model(WindowConfig(30, 5), ModelConfig(units=8), n_features=1, n_targets=1)
     >>> m.output_shape
     (None, 5, 1)
+    >>> m = build_model(WindowConfig(32, 4), ModelConfig(units=8, patch=8, channel_independent=True),
+    ...                 n_features=3, n_targets=3)
+    >>> m.output_shape
+    (None, 4, 3)
     """
-    H, T = window.horizon, n_targets
-    inp = keras.Input((window.lookback, n_features), name="window")
+    cfg.check_window(window)
+    H, T, L = window.horizon, n_targets, window.lookback
+    inp = keras.Input((L, n_features), name="window")
     x = SubtractLast(name="subtract_last")(inp) if cfg.norm == "last" else inp
-    rnn_cls = layers.GRU if cfg.model == "gru" else layers.LSTM
+    ci = cfg.channel_independent
+    if ci:
+        x = ChannelsToBatch(name="channels_to_batch")(x)
+    F = 1 if ci else n_features
+    n_out = H if ci else H * T  # outputs per (folded) row
     h = x
+    if cfg.patch > 1:
+        n_patch = L // cfg.patch
+        if n_patch * cfg.patch < L:
+            h = layers.Cropping1D((L - n_patch * cfg.patch, 0), name="crop_to_patches")(h)
+        h = layers.Reshape((n_patch, cfg.patch * F), name="patches")(h)
+    rnn_cls = layers.GRU if cfg.model == "gru" else layers.LSTM
     for i in range(cfg.layers):
         last_layer = i == cfg.layers - 1
         h = rnn_cls(cfg.units, return_sequences=(not last_layer) or cfg.model == "attention",
@@ -85,13 +135,82 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
         h = layers.Dropout(cfg.dropout, name="dropout")(h)
     # Zero-initialised heads: with norm="last" an untrained model is exactly the naive
     # forecast, and training moves it only where the data supports a change.
-    zeros = "zeros" if cfg.norm == "last" else "glorot_uniform"
-    out = layers.Reshape((H, T), name="rnn_head")(layers.Dense(H * T, kernel_initializer=zeros, name="head")(h))
+    zeros = "zeros" if cfg.norm == "last" or cfg.linear_fit == "lstsq" else "glorot_uniform"
+    out = layers.Dense(n_out, kernel_initializer=zeros, name="head")(h)
     if cfg.linear_skip:
-        lin = layers.Dense(H * T, kernel_initializer=zeros, name="linear")(layers.Flatten(name="flat_window")(x))
-        out = layers.Add(name="rnn_plus_linear")([out, layers.Reshape((H, T), name="linear_head")(lin)])
+        lin = layers.Dense(n_out, kernel_initializer="zeros" if cfg.norm == "last" else "glorot_uniform",
+                           name="linear", trainable=cfg.linear_fit != "lstsq")(layers.Flatten(name="flat_window")(x))
+        out = layers.Add(name="rnn_plus_linear")([out, lin])
+    if ci:
+        out = BatchToChannels(n_features, T, name="batch_to_channels")(out)
+    else:
+        out = layers.Reshape((H, T), name="forecast_delta")(out)
     if cfg.norm == "last":
         out = AddLast(T, name="add_last")([out, inp])
     model = keras.Model(inp, out, name=f"forecast_{cfg.model}")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse", jit_compile=jit_compile)
     return model
+
+
+# Ridge penalties tried by fit_linear_path, per training row of the design matrix.
+RIDGE_GRID = (0.0, 0.003, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0)
+
+
+def _linear_design(series, origins, L, H, n_targets, cfg: ModelConfig, n_features: int):
+    """The linear path's inputs and targets, as the model sees them: ``(A, Y)`` float64 arrays."""
+    from .windows import gather
+
+    X, Y = gather(series, origins, L, H, n_targets, dtype=np.float64)
+    if cfg.channel_independent:
+        # the network forecasts every column; only targets are scored, so fit on target columns
+        X = X[:, :, :n_targets]
+    if cfg.norm == "last":
+        last = X[:, -1:, :]
+        X = X - last
+        Y = Y - last[:, :, :n_targets]
+    if cfg.channel_independent:
+        A = X.transpose(0, 2, 1).reshape(-1, L)              # (N*T, L)
+        B = Y.transpose(0, 2, 1).reshape(-1, H)              # (N*T, H)
+    else:
+        A = X.reshape(len(X), -1)                            # (N, L*F)
+        B = Y.reshape(len(Y), -1)                            # (N, H*T), row-major like Reshape((H, T))
+    return A, B
+
+
+def fit_linear_path(model, window: WindowConfig, cfg: ModelConfig, series: np.ndarray, train_origins,
+                    val_origins, n_targets: int) -> dict:
+    """Fit the ``linear`` layer of ``model`` in closed form (ridge least squares).
+
+    The penalty is chosen from :data:`RIDGE_GRID` (times the number of training rows) by the
+    mean squared error on the validation windows; the intercept is not penalised. Sets the
+    layer's weights and returns ``{"alpha": ..., "val_mse": ..., "train_rows": ...}``.
+    """
+    L, H = window.lookback, window.horizon
+    n_features = series.shape[1]
+    A, B = _linear_design(series, train_origins, L, H, n_targets, cfg, n_features)
+    Av, Bv = _linear_design(series, val_origins, L, H, n_targets, cfg, n_features)
+    mx, my = A.mean(axis=0), B.mean(axis=0)
+    Ac = A - mx
+    G = Ac.T @ Ac
+    R = Ac.T @ (B - my)
+    evals, evecs = np.linalg.eigh(G)
+    evals = np.clip(evals, 0.0, None)
+    VR = evecs.T @ R
+    eps = 1e-9 * max(float(evals.max()), 1.0)
+    best = None
+    for rel in RIDGE_GRID:
+        alpha = rel * len(A) + eps
+        W = evecs @ (VR / (evals + alpha)[:, None])
+        b = my - mx @ W
+        mse = float(np.mean((Av @ W + b - Bv) ** 2))
+        if best is None or mse < best[0]:
+            best = (mse, rel, W, b)
+    mse, rel, W, b = best
+    layer = model.get_layer("linear")
+    kernel, bias = layer.get_weights()
+    if cfg.channel_independent:
+        kernel[:], bias[:] = W, b                            # (L, H), (H,)
+    else:
+        kernel[:], bias[:] = W, b                            # (L*F, H*T), (H*T,)
+    layer.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
+    return {"alpha": rel, "val_mse": mse, "train_rows": int(len(A))}

@@ -186,8 +186,8 @@ def main(argv=None):
         mover["linear_skip"] = False
     tover = {k: getattr(a, k) for k in ("epochs", "batch_size", "patience", "learning_rate")
              if getattr(a, k) is not None}
-    def tcfg_for(mode):
-        return replace(PRESET_TRAIN[mode], **tover).check()
+    def tcfg_for(mode):  # S trained on all 7 columns has M's amount of data: M's settings
+        return replace(PRESET_TRAIN["M" if a.train_on == "all" else mode], **tover).check()
 
     def mcfg_for(mode):
         ci = mode == "M" and not a.no_channel_independent

@@ -1005,12 +1005,12 @@ def load_fast(source, cfg: DataConfig, expect: tuple[str | None, bool] | None = 
         header = head.decode("utf-8").rstrip("\n").split(",")
         if len(set(header)) != len(header) or not set([cfg.date_col, *cols]) <= set(header):
             return None
-        df = pd.read_csv(source, usecols=[cfg.date_col, *cols], index_col=cfg.date_col,
-                         na_values=list(cfg.na_values) or None, engine="c")
-        if len(df) < 2 or any(k not in "fi" for k in (dt.kind for dt in df.dtypes)):
-            return None
+        # All columns are read (no usecols): with usecols pandas would let ragged rows through.
+        df = pd.read_csv(source, index_col=cfg.date_col, na_values=list(cfg.na_values) or None, engine="c")
         if list(df.columns) != cols:
             df = df[cols]
+        if len(df) < 2 or any(k not in "fi" for k in (dt.kind for dt in df.dtypes)):
+            return None
         values = df.to_numpy(dtype=np.float64)
         if not np.isfinite(values).all():
             return None

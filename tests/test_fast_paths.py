@@ -39,6 +39,7 @@ def test_load_fast_equals_load_hourly(tmp_path):
     "date,y\n2020-01-01,1\n2020-01-02,2\n2020-01-05,3\n2020-01-06,4\n",  # absent days on a daily grid
     "date;y\n2020-01-01;1,5\n2020-01-02;2,5\n2020-01-03;3,5\n",     # other dialect
     "\ufeffdate,y\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n",     # BOM
+    "date,y\n2020-01-01,1\n2020-01-02,2,7,8\n2020-01-03,3\n",      # ragged row
 ])
 def test_load_fast_declines_anything_unusual(tmp_path, content):
     f = tmp_path / "odd.csv"

@@ -108,11 +108,17 @@ def _score_all(forecasters, values, fold_train_rows, test_origins, horizon, n_ta
 
 
 def _verdict(summary: dict, metric: str = "rmse") -> dict:
+    """Did the model beat the naive baseline on mean ``metric``? Ties (within 1e-9, relative) are not wins."""
     m = summary[MODEL_KEY][metric]["mean"]
     n = summary["naive"][metric]["mean"]
-    best = min((k for k in summary if summary[k][metric]["mean"] is not None),
-               key=lambda k: summary[k][metric]["mean"])
-    return {"metric": metric, "model": m, "naive": n, "beat_naive": bool(m < n), "best": best}
+    tie = abs(m - n) <= 1e-9 * max(abs(m), abs(n), 1e-300)
+    means = {k: v[metric]["mean"] for k, v in summary.items() if v[metric]["mean"] is not None}
+    lowest = min(means.values())
+    # On a tie for the lowest value, name the simplest forecaster (baselines before the model).
+    order = [k for k in ("naive", "seasonal_naive", "linear", MODEL_KEY) if k in means]
+    best = next(k for k in order if abs(means[k] - lowest) <= 1e-9 * max(abs(lowest), 1e-300))
+    return {"metric": metric, "model": m, "naive": n, "beat_naive": bool(m < n and not tie), "tie": bool(tie),
+            "best": best}
 
 
 def cross_validate(values: np.ndarray, *, n_targets: int, window: WindowConfig, model: ModelConfig,

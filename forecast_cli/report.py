@@ -109,8 +109,8 @@ def _day(ts: str) -> str:
 
 
 def _verdict_line(v: dict, label: str) -> str:
-    word = "beat" if v["beat_naive"] else "did NOT beat"
-    colour = "green" if v["beat_naive"] else "red"
+    word = "beat" if v["beat_naive"] else ("tied with" if v.get("tie") else "did NOT beat")
+    colour = "green" if v["beat_naive"] else ("yellow" if v.get("tie") else "red")
     return (f"[{colour}]{label} {word} the naive baseline[/{colour}]: mean {v['metric'].upper()} "
             f"{fmt(v['model'])} vs {fmt(v['naive'])} (best: {_name(v['best'], label)})")
 

@@ -64,7 +64,8 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
     m = season or ds.season
     result = cross_validate(ds.values, n_targets=len(ds.target), window=window, model=model, train=train,
                             season=m, n_folds=folds, cv=cv, test_size=test_size, by_step=by_step,
-                            index=ds.frame.index, keep_predictions=predictions_path is not None,
+                            index=ds.frame.index, target_names=list(ds.target),
+                            keep_predictions=predictions_path is not None,
                             on_fold=on_fold, on_epoch=on_epoch)
     if predictions_path is not None:
         write_predictions(predictions_path, result.pop("predictions"), ds.frame.index, ds.target)

@@ -93,7 +93,7 @@ def _targets(values, origins, horizon, n_targets):
 def _score_all(forecasters, values, fold_train_rows, test_origins, horizon, n_targets, by_step, index=None):
     y_true = _targets(values, test_origins, horizon, n_targets)
     scale = mase_scale(values[fold_train_rows[0]:fold_train_rows[1], :n_targets])
-    metrics, steps, preds = {}, {}, {}
+    metrics, steps, preds, per_target = {}, {}, {}, {}
     for name, f in forecasters:
         y_pred = f.predict(values, test_origins)
         preds[name] = y_pred
@@ -104,6 +104,11 @@ def _score_all(forecasters, values, fold_train_rows, test_origins, horizon, n_ta
         metrics[name] = compute_metrics(y_true, y_pred, scale)
         if by_step:
             steps[name] = metrics_by_step(y_true, y_pred, scale)
+        if n_targets > 1:  # each target in its own units, beside the average over targets
+            per_target[name] = [compute_metrics(y_true[..., j:j + 1], y_pred[..., j:j + 1], scale[j:j + 1])
+                                for j in range(n_targets)]
+    if per_target:
+        steps["__by_target__"] = per_target
     return y_true, preds, metrics, steps
 
 
@@ -123,7 +128,7 @@ def _verdict(summary: dict, metric: str = "rmse") -> dict:
 
 def cross_validate(values: np.ndarray, *, n_targets: int, window: WindowConfig, model: ModelConfig,
                    train: TrainConfig, season: int = 1, n_folds: int = 5, cv: str = "expanding",
-                   test_size: int | None = None, by_step: bool = False, index=None,
+                   test_size: int | None = None, by_step: bool = False, index=None, target_names=None,
                    keep_predictions: bool = False,
                    on_fold: Callable[[int, int], None] | None = None,
                    on_epoch: Callable[[int, int, dict], None] | None = None) -> dict:
@@ -149,6 +154,7 @@ def cross_validate(values: np.ndarray, *, n_targets: int, window: WindowConfig, 
                                              for b in make_baselines(L, H, n_targets, season)]
         y_true, preds, metrics, steps = _score_all(forecasters, values, (fold.train_start, fold.train_stop),
                                                    fold.test_origins, H, n_targets, by_step, index)
+        by_target = steps.pop("__by_target__", None)
         if keep_predictions:
             kept.append({"fold": fold.index, "origins": fold.test_origins, "y_true": y_true, **preds})
         entry = {
@@ -166,11 +172,19 @@ def cross_validate(values: np.ndarray, *, n_targets: int, window: WindowConfig, 
             entry["test_period"] = [str(index[fold.test_start]), str(index[fold.test_stop - 1])]
         if by_step:
             entry["by_step"] = steps
+        if by_target:
+            names = list(target_names or range(n_targets))
+            entry["by_target"] = {k: {str(names[j]): m for j, m in enumerate(v)} for k, v in by_target.items()}
         fold_out.append(entry)
         for name, m in metrics.items():
             per_name.setdefault(name, []).append(m)
     summary = {name: aggregate(ms) for name, ms in per_name.items()}
     result = {"folds": fold_out, "summary": summary, "verdict": _verdict(summary)}
+    if n_targets > 1:
+        tn = list(fold_out[0]["by_target"][MODEL_KEY])
+        result["summary_by_target"] = {
+            name: {t: aggregate([f["by_target"][name][t] for f in fold_out]) for t in tn} for name in per_name
+        }
     if keep_predictions:
         result["predictions"] = kept
     if by_step:
@@ -210,6 +224,7 @@ def fit_holdout(values: np.ndarray, *, n_targets: int, window: WindowConfig, mod
     forecasters = [(MODEL_KEY, net)] + [(b.name, b.fit(values, tr))
                                          for b in make_baselines(L, H, n_targets, season)]
     y_true, preds, metrics, steps = _score_all(forecasters, values, (0, start), te, H, n_targets, True, index)
+    by_target = steps.pop("__by_target__", None)
     info = {
         "train_rows": [0, start],
         "holdout_rows": [start, len(values)],
@@ -221,6 +236,8 @@ def fit_holdout(values: np.ndarray, *, n_targets: int, window: WindowConfig, mod
         "by_step": steps,
         "residuals": (y_true - preds[MODEL_KEY]),
     }
+    if by_target:
+        info["by_target"] = by_target
     if index is not None:
         info["train_period"] = [str(index[0]), str(index[start - 1])]
         info["holdout_period"] = [str(index[start]), str(index[len(values) - 1])]

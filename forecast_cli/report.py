@@ -141,6 +141,15 @@ def render_evaluation(console: Console, r: dict, by_step: bool = False) -> None:
         for key, steps in r["summary_by_step"].items():
             t.add_row(_name(key, label), *[fmt(st["rmse"]["mean"]) for st in steps])
         console.print(t)
+    if "summary_by_target" in r:
+        t = Table(title="RMSE per target, mean over folds (each in its own units)", title_justify="left")
+        t.add_column("forecaster")
+        names = list(next(iter(r["summary_by_target"].values())))
+        for n in names:
+            t.add_column(n, justify="right")
+        for key, per in r["summary_by_target"].items():
+            t.add_row(_name(key, label), *[fmt(per[n]["rmse"]["mean"]) for n in names])
+        console.print(t)
     console.print(_verdict_line(r["verdict"], label), soft_wrap=True)
 
 

@@ -96,3 +96,19 @@ def test_holdout_fit_reports_baselines_and_residuals():
     assert info["n_holdout_windows"] == 60 - 3 + 1
     assert set(info["metrics"]) == {"model", "naive", "seasonal_naive", "linear"}
     assert info["residuals"].shape == (58, 3, 1)
+
+
+def test_two_targets_get_metrics_each_in_their_own_units():
+    rng = np.random.default_rng(3)
+    t = np.arange(300)
+    v = np.column_stack([np.sin(2 * np.pi * t / 12), 100 + 50 * np.cos(2 * np.pi * t / 12)]) + rng.normal(
+        0, 0.05, (300, 2))
+    r = cross_validate(v, n_targets=2, window=WindowConfig(12, 3), model=ModelConfig(**FAST_MODEL),
+                       train=TrainConfig(**FAST_TRAIN), n_folds=2, target_names=["a", "b"])
+    for f in r["folds"]:
+        per = f["by_target"]["naive"]
+        assert set(per) == {"a", "b"}
+        # the overall metric is the plain average over targets
+        assert f["metrics"]["naive"]["mse"] == pytest.approx((per["a"]["mse"] + per["b"]["mse"]) / 2)
+        assert per["b"]["rmse"] > 10 * per["a"]["rmse"]  # b is on a 50x larger scale
+    assert set(r["summary_by_target"]["model"]) == {"a", "b"}

@@ -25,6 +25,8 @@ __all__ = ["app", "main"]
 app = typer.Typer(
     name="forecast",
     help="Honest, cross-validated LSTM forecasts for CSV time series.",
+    epilog="Exit codes: 0 success; 1 failed (bad data or bundle); 2 usage error; "
+           "3 some files failed (score); 130 interrupted.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

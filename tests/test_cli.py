@@ -186,3 +186,26 @@ def test_train_writes_a_verified_bundle(tmp_path):
     assert len(manifest["scaler"]["mean"]) == 1
     assert np.asarray(manifest["conformal"]["residuals"]).shape[:2] == (3, 1)
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
+
+
+# ---------------------------------------------------------------------------- configuration
+def test_config_file_env_and_flags_precedence(tmp_path, monkeypatch):
+    cfg = tmp_path / "f.toml"
+    cfg.write_text('lookback = 7\nhorizon = 2\n[evaluate]\nfolds = 2\n', encoding="utf-8")
+    args = ["evaluate", AAPL, "--target", "Close", "--json", *FAST_CLI]
+    r = invoke("--config", cfg, *args)
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)
+    assert res["settings"]["window"] == {"lookback": 7, "horizon": 2} and len(res["folds"]) == 2
+    monkeypatch.setenv("FORECAST_LOOKBACK", "9")  # environment beats the file
+    res = json.loads(invoke("--config", cfg, *args).stdout)
+    assert res["settings"]["window"]["lookback"] == 9
+    res = json.loads(invoke("--config", cfg, *args, "--lookback", "11").stdout)  # flags beat both
+    assert res["settings"]["window"]["lookback"] == 11
+
+
+def test_bad_config_file_is_a_usage_error(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("lookback = = 3\n", encoding="utf-8")
+    r = invoke("--config", cfg, "check", AAPL)
+    assert r.exit_code == 2 and "bad.toml" in r.stderr

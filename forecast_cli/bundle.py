@@ -206,12 +206,7 @@ def load_bundle(path: str | os.PathLike):
     from .config import ModelConfig, TrainConfig, WindowConfig, from_dict
     from .windows import Scaler
 
-    manifest = read_manifest(path)
-    with _open_zip(path) as zf:
-        model_bytes = _read_member(zf, "model.keras", path)
-    if sha256_bytes(model_bytes) != manifest["model_sha256"]:
-        raise BundleError("refused: model.keras does not match the SHA-256 in manifest.json "
-                          "(altered or damaged); retrain or copy the bundle again", path=path)
+    manifest, model_bytes = _verified(path)
     try:
         window = from_dict(WindowConfig, manifest["window"]).check()
         model_cfg = from_dict(ModelConfig, manifest["model"]).check()
@@ -243,10 +238,15 @@ def verify(path: str | os.PathLike) -> dict:
 
     Used by ``forecast inspect``; :func:`load_bundle` makes the same check before loading.
     """
+    return _verified(path)[0]
+
+
+def _verified(path) -> tuple[dict, bytes]:
+    """The checked manifest and the bytes of ``model.keras``, whose SHA-256 must match it."""
     manifest = read_manifest(path)
     with _open_zip(path) as zf:
         model_bytes = _read_member(zf, "model.keras", path)
     if sha256_bytes(model_bytes) != manifest["model_sha256"]:
         raise BundleError("refused: model.keras does not match the SHA-256 in manifest.json "
                           "(altered or damaged); retrain or copy the bundle again", path=path)
-    return manifest
+    return manifest, model_bytes

@@ -160,7 +160,7 @@ def main(argv=None):
     ap.add_argument("--all", action="store_true", help="the whole table: S at 96/192/336/720, M at 96")
     ap.add_argument("--seeds", default=None, help="comma-separated seeds (e.g. 0,1,2): mean ± std")
     g = ap.add_argument_group("model overrides (defaults: the ETT preset)")
-    g.add_argument("--model", choices=["lstm", "gru", "attention"])
+    g.add_argument("--model", choices=["lstm", "gru", "attention", "peephole"])
     g.add_argument("--units", type=int)
     g.add_argument("--layers", type=int)
     g.add_argument("--dropout", type=float)

@@ -89,7 +89,7 @@ class WindowConfig:
         return self
 
 
-MODEL_FAMILIES = ("lstm", "gru", "attention")
+MODEL_FAMILIES = ("lstm", "gru", "attention", "peephole")
 NORMS = ("last", "none")
 LINEAR_FITS = ("adam", "lstsq")
 
@@ -99,8 +99,9 @@ class ModelConfig:
     """The recurrent network.
 
     Args:
-        model: ``lstm``, ``gru`` or ``attention`` (an LSTM with attention over its outputs).
-            Defaults to ``lstm``.
+        model: ``lstm``, ``gru``, ``attention`` (an LSTM with attention over its outputs) or
+            ``peephole`` (an LSTM whose gates also see the cell state; ``recurrent_dropout`` does
+            not apply to it). Defaults to ``lstm``.
         units: hidden units per recurrent layer. Defaults to 32.
         layers: stacked recurrent layers. Defaults to 1.
         dropout: dropout on the recurrent stack's output, before the dense head (not on the

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 
 from .config import ModelConfig, WindowConfig  # noqa: E402
 
-__all__ = ["build_model", "fit_linear_path", "SubtractLast", "AddLast", "LastStep", "ChannelsToBatch",
+__all__ = ["build_model", "fit_linear_path", "PeepholeLSTMCell", "SubtractLast", "AddLast", "LastStep", "ChannelsToBatch",
            "BatchToChannels", "CUSTOM_OBJECTS"]
 
 
@@ -85,7 +85,44 @@ class BatchToChannels(layers.Layer):
         return {**super().get_config(), "n_channels": self.n_channels, "n_targets": self.n_targets}
 
 
-CUSTOM_OBJECTS = {"SubtractLast": SubtractLast, "AddLast": AddLast, "LastStep": LastStep,
+@keras.saving.register_keras_serializable(package="forecast_cli")
+class PeepholeLSTMCell(layers.Layer):
+    """An LSTM cell with peephole connections (Gers & Schmidhuber, 2000): the input and forget
+    gates also see the previous cell state, the output gate the new one (diagonal weights).
+    Keras 3 has none built in; wrap it in ``keras.layers.RNN``."""
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.state_size = [self.units, self.units]
+        self.output_size = self.units
+
+    def build(self, input_shape):
+        d, u = input_shape[-1], self.units
+        self.kernel = self.add_weight(shape=(d, 4 * u), initializer="glorot_uniform", name="kernel")
+        self.recurrent_kernel = self.add_weight(shape=(u, 4 * u), initializer="orthogonal",
+                                                name="recurrent_kernel")
+        self.bias = self.add_weight(shape=(4 * u,), name="bias", initializer=keras.initializers.Constant(
+            np.concatenate([np.zeros(u), np.ones(u), np.zeros(2 * u)]).astype("float32")))  # forget bias 1
+        self.peephole = self.add_weight(shape=(3, u), initializer="zeros", name="peephole")
+        self.built = True
+
+    def call(self, inputs, states, training=False):
+        h, c = states[0], states[1]
+        z = ops.matmul(inputs, self.kernel) + ops.matmul(h, self.recurrent_kernel) + self.bias
+        zi, zf, zc, zo = ops.split(z, 4, axis=-1)
+        i = ops.sigmoid(zi + self.peephole[0] * c)
+        f = ops.sigmoid(zf + self.peephole[1] * c)
+        c_new = f * c + i * ops.tanh(zc)
+        o = ops.sigmoid(zo + self.peephole[2] * c_new)
+        h_new = o * ops.tanh(c_new)
+        return h_new, [h_new, c_new]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+CUSTOM_OBJECTS = {"PeepholeLSTMCell": PeepholeLSTMCell, "SubtractLast": SubtractLast, "AddLast": AddLast, "LastStep": LastStep,
                   "ChannelsToBatch": ChannelsToBatch, "BatchToChannels": BatchToChannels}
 
 
@@ -125,7 +162,12 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
     rnn_cls = layers.GRU if cfg.model == "gru" else layers.LSTM
     for i in range(cfg.layers):
         last_layer = i == cfg.layers - 1
-        h = rnn_cls(cfg.units, return_sequences=(not last_layer) or cfg.model == "attention",
+        seq = (not last_layer) or cfg.model == "attention"
+        if cfg.model == "peephole":
+            h = layers.RNN(PeepholeLSTMCell(cfg.units, name=f"peephole_cell_{i + 1}"), return_sequences=seq,
+                           name=f"peephole_lstm_{i + 1}")(h)
+            continue
+        h = rnn_cls(cfg.units, return_sequences=seq,
                     recurrent_dropout=cfg.recurrent_dropout, name=f"{rnn_cls.__name__.lower()}_{i + 1}")(h)
     if cfg.model == "attention":
         query = LastStep(name="last_state")(h)

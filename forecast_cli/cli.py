@@ -138,7 +138,8 @@ DecimalOpt = Annotated[Optional[str], typer.Option("--decimal", envvar=_env("dec
 LookbackOpt = Annotated[int, typer.Option("--lookback", "-l", min=1, envvar=_env("lookback"), help="Input window length (steps).")]
 HorizonOpt = Annotated[int, typer.Option("--horizon", "-H", min=1, envvar=_env("horizon"),
                                          help="Steps predicted at once.")]
-ModelOpt = Annotated[str, typer.Option("--model", "-m", envvar=_env("model"), help="lstm, gru or attention.")]
+ModelOpt = Annotated[str, typer.Option("--model", "-m", envvar=_env("model"),
+                                       help="lstm, gru, attention (LSTM + attention) or peephole (LSTM with peepholes).")]
 UnitsOpt = Annotated[int, typer.Option("--units", min=1, envvar=_env("units"), help="Units per recurrent layer.")]
 LayersOpt = Annotated[int, typer.Option("--layers", min=1, envvar=_env("layers"), help="Stacked recurrent layers.")]
 DropoutOpt = Annotated[float, typer.Option("--dropout", min=0.0, max=0.95, envvar=_env("dropout"),
@@ -157,6 +158,14 @@ LrOpt = Annotated[float, typer.Option("--learning-rate", min=1e-8, envvar=_env("
 SeedOpt = Annotated[int, typer.Option("--seed", envvar=_env("seed"), help="Random seed: same seed, same numbers.")]
 ThreadsOpt = Annotated[int, typer.Option("--threads", min=0, envvar=_env("threads"),
                                          help="TensorFlow intra-op threads (0: TensorFlow decides).")]
+PatchOpt = Annotated[int, typer.Option("--patch", min=0, envvar=_env("patch"),
+                                       help="Run the recurrent layers over patches of N steps (fast on long lookbacks); 0: off.")]
+ChannelOpt = Annotated[bool, typer.Option("--channel-independent/--no-channel-independent",
+                                          envvar=_env("channel_independent"),
+                                          help="Forecast each column from its own history with shared weights.")]
+LinearFitOpt = Annotated[str, typer.Option("--linear-fit", envvar=_env("linear_fit"),
+                                           help="Linear path: 'adam' (trained with the network) or 'lstsq' (closed-form "
+                                                "ridge, frozen; the network learns its residual).")]
 JitOpt = Annotated[str, typer.Option("--jit", envvar=_env("jit"),
                                      help="XLA-compile training: auto (when the data is large), on, off.")]
 SeasonOpt = Annotated[Optional[int], typer.Option("--season", min=1, envvar=_env("season"),
@@ -172,6 +181,20 @@ def _listify(v) -> tuple:
 
 def _jit(value: str):
     return {"auto": "auto", "on": True, "true": True, "off": False, "false": False}.get(value.lower(), value)
+
+
+def _settings(lookback: int, horizon: int, **options):
+    """Window, model and training settings from the command's options, each checked."""
+    from dataclasses import fields
+
+    from .config import ModelConfig, TrainConfig, WindowConfig
+
+    window = WindowConfig(lookback, horizon).check()
+    model_keys = {f.name for f in fields(ModelConfig)}
+    model = ModelConfig(**{k: v for k, v in options.items() if k in model_keys}).check()
+    model.check_window(window)
+    train = TrainConfig(**{k: v for k, v in options.items() if k not in model_keys}).check()
+    return window, model, train
 
 
 def _setup(quiet=False, verbose=False, debug=False, no_color=False) -> None:
@@ -354,6 +377,9 @@ def evaluate(
     recurrent_dropout: RecDropoutOpt = 0.0,
     norm: NormOpt = "last",
     linear_skip: LinearOpt = True,
+    patch: PatchOpt = 0,
+    channel_independent: ChannelOpt = False,
+    linear_fit: LinearFitOpt = "adam",
     epochs: EpochsOpt = 30,
     batch_size: BatchOpt = 64,
     patience: PatienceOpt = 5,
@@ -377,13 +403,14 @@ def evaluate(
     """Cross-validate the model against naive, seasonal-naive and linear baselines (time-ordered folds)."""
     _setup(quiet, verbose, debug, no_color)
     from . import api
-    from .config import ModelConfig, TrainConfig, WindowConfig
     from .report import render_evaluation
 
     cfg = _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal)
-    window = WindowConfig(lookback, horizon).check()
-    mcfg = ModelConfig(model, units, layers, dropout, recurrent_dropout, norm, linear_skip).check()
-    tcfg = TrainConfig(epochs, batch_size, patience, 0.1, learning_rate, seed, threads, _jit(jit)).check()
+    window, mcfg, tcfg = _settings(lookback, horizon, model=model, units=units, layers=layers, dropout=dropout,
+                                   recurrent_dropout=recurrent_dropout, norm=norm, linear_skip=linear_skip,
+                                   patch=patch, channel_independent=channel_independent, linear_fit=linear_fit,
+                                   epochs=epochs, batch_size=batch_size, patience=patience,
+                                   learning_rate=learning_rate, seed=seed, threads=threads, jit_compile=_jit(jit))
     with _Progress(_progress_enabled()) as prog:
         result = api.evaluate(data, cfg, window, mcfg, tcfg, folds=folds, cv=cv, season=season,
                               test_size=test_size, by_step=by_step, predictions_path=predictions,
@@ -414,6 +441,9 @@ def train(
     recurrent_dropout: RecDropoutOpt = 0.0,
     norm: NormOpt = "last",
     linear_skip: LinearOpt = True,
+    patch: PatchOpt = 0,
+    channel_independent: ChannelOpt = False,
+    linear_fit: LinearFitOpt = "adam",
     epochs: EpochsOpt = 30,
     batch_size: BatchOpt = 64,
     patience: PatienceOpt = 5,
@@ -437,13 +467,14 @@ def train(
     """Fit on all but a holdout tail, report holdout metrics beside the baselines, save a bundle."""
     _setup(quiet, verbose, debug, no_color)
     from . import api
-    from .config import ModelConfig, TrainConfig, WindowConfig
     from .report import render_train
 
     cfg = _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal)
-    window = WindowConfig(lookback, horizon).check()
-    mcfg = ModelConfig(model, units, layers, dropout, recurrent_dropout, norm, linear_skip).check()
-    tcfg = TrainConfig(epochs, batch_size, patience, 0.1, learning_rate, seed, threads, _jit(jit)).check()
+    window, mcfg, tcfg = _settings(lookback, horizon, model=model, units=units, layers=layers, dropout=dropout,
+                                   recurrent_dropout=recurrent_dropout, norm=norm, linear_skip=linear_skip,
+                                   patch=patch, channel_independent=channel_independent, linear_fit=linear_fit,
+                                   epochs=epochs, batch_size=batch_size, patience=patience,
+                                   learning_rate=learning_rate, seed=seed, threads=threads, jit_compile=_jit(jit))
     if output.exists() and output.is_dir():
         from .errors import ConfigError
 

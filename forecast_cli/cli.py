@@ -167,7 +167,7 @@ LinearFitOpt = Annotated[str, typer.Option("--linear-fit", envvar=_env("linear_f
                                            help="Linear path: 'adam' (trained with the network) or 'lstsq' (closed-form "
                                                 "ridge, frozen; the network learns its residual).")]
 JitOpt = Annotated[str, typer.Option("--jit", envvar=_env("jit"),
-                                     help="XLA-compile training: auto (when the data is large), on, off.")]
+                                     help="XLA-compile training: off, on, or auto (when windows x lookback >= 1e6).")]
 SeasonOpt = Annotated[Optional[int], typer.Option("--season", min=1, envvar=_env("season"),
                                                   help="Season length for seasonal naive (inferred if omitted).")]
 
@@ -386,7 +386,7 @@ def evaluate(
     learning_rate: LrOpt = 1e-3,
     seed: SeedOpt = 0,
     threads: ThreadsOpt = 1,
-    jit: JitOpt = "auto",
+    jit: JitOpt = "off",
     date_col: DateColOpt = None,
     time_col: TimeColOpt = None,
     na_values: NaOpt = None,
@@ -450,7 +450,7 @@ def train(
     learning_rate: LrOpt = 1e-3,
     seed: SeedOpt = 0,
     threads: ThreadsOpt = 1,
-    jit: JitOpt = "auto",
+    jit: JitOpt = "off",
     date_col: DateColOpt = None,
     time_col: TimeColOpt = None,
     na_values: NaOpt = None,

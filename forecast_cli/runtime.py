@@ -4,13 +4,37 @@ Nothing here imports TensorFlow at module import time; ``import_keras()`` does, 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import sys
 
 __all__ = ["import_keras", "configure", "seed_everything", "VERBOSE"]
 
 VERBOSE = False
 _configured = False
+
+
+@contextlib.contextmanager
+def _quiet_fd2(active: bool):
+    """Send file descriptor 2 to /dev/null inside the block.
+
+    TensorFlow's C++ start-up messages (oneDNN notices) ignore TF_CPP_MIN_LOG_LEVEL; Python
+    exceptions still propagate, so a failed import is still reported.
+    """
+    if not active:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def import_keras():
@@ -20,11 +44,11 @@ def import_keras():
     """
     if not VERBOSE:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import tensorflow as tf  # noqa: F401
-    import keras
+    with _quiet_fd2(not VERBOSE):
+        import tensorflow as tf  # noqa: F401
+        import keras
 
     if not VERBOSE:
         import logging

@@ -19,7 +19,8 @@ __all__ = ["NeuralForecaster", "EpochCallback", "MIN_TRAIN_WINDOWS"]
 
 EpochCallback = Callable[[int, int, dict], None]
 MIN_TRAIN_WINDOWS = 20
-# Training windows x lookback above which XLA's compile time pays for itself (measured).
+# With jit_compile="auto": training windows x lookback from which XLA is tried (off by default: on the
+# 2-core CPU it was slower, see TrainConfig).
 XLA_MIN_WORK = 1_000_000
 
 

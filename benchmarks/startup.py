@@ -2,8 +2,8 @@
 
     python benchmarks/startup.py [--runs 7]
 
-Each command runs RUNS times in a fresh process (after one warm-up run that fills the page
-cache); the median wall time is reported. The bare Typer app has one command and imports
+Each command runs RUNS times in a fresh process, the three interleaved (after one warm-up run
+each that fills the page cache); the median wall time is reported. The bare Typer app has one command and imports
 nothing else: it is the floor for any Typer CLI on this machine. Also times
 `python -c "import tensorflow"` once, to show what lazy imports save.
 Prints a table, then one JSON line: {"help_s", "check_s", "bare_typer_help_s", ...}.
@@ -49,16 +49,16 @@ def main(argv=None) -> int:
             "check_s": [py, "-m", "forecast_cli", "check", str(ROOT / "sample_data" / "AAPL.csv")],
             "bare_typer_help_s": [py, str(bare), "--help"],
         }
-        res = {}
-        for name, cmd in cases.items():
-            run_timed(cmd)  # warm-up
-            times = []
-            for _ in range(args.runs):
+        res = {name: [] for name in cases}
+        for cmd in cases.values():
+            run_timed(cmd)  # warm-up: page cache, .pyc files
+        for _ in range(args.runs):  # interleaved, so that drift in the machine's load hits all alike
+            for name, cmd in cases.items():
                 t, p = run_timed(cmd, env={"COLUMNS": "100"})
                 if p.returncode != 0:
                     raise SystemExit(f"{cmd} failed: {p.stderr}")
-                times.append(t)
-            res[name] = median(times)
+                res[name].append(t)
+        res = {name: median(times) for name, times in res.items()}
         t, _ = run_timed([py, "-c", "import tensorflow"], env={"TF_CPP_MIN_LOG_LEVEL": "3"})
         res["import_tensorflow_s"] = t
     res["help_over_bare"] = res["help_s"] / res["bare_typer_help_s"]

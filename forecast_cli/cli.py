@@ -6,12 +6,9 @@ that need pandas or TensorFlow are imported inside the commands that use them.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import signal
 import sys
-import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -34,12 +31,10 @@ app = typer.Typer(
 )
 
 
-@dataclass
 class State:
-    quiet: bool = False
-    verbose: bool = False
-    debug: bool = False
-    no_color: bool = False
+    """Flags that every command shares (a plain class: dataclasses would cost start-up time)."""
+
+    quiet = verbose = debug = no_color = False
 
 
 STATE = State()
@@ -64,6 +59,8 @@ def _echo_err(msg: str) -> None:
 
 
 def _print_json(obj) -> None:
+    import json
+
     sys.stdout.write(json.dumps(obj, indent=2, default=str, allow_nan=False) + "\n")
     sys.stdout.flush()
 
@@ -71,6 +68,12 @@ def _print_json(obj) -> None:
 # ----------------------------------------------------------------------------- errors & signals
 def _on_sigterm(signum, frame):
     raise Interrupted("interrupted by SIGTERM; nothing half-written was left behind")
+
+
+def _traceback() -> None:
+    import traceback
+
+    traceback.print_exc()
 
 
 def _handle_errors(fn):
@@ -85,7 +88,7 @@ def _handle_errors(fn):
             raise
         except ForecastError as e:
             if STATE.debug:
-                traceback.print_exc()
+                _traceback()
             _echo_err(f"error: {e.message}")
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
@@ -93,7 +96,7 @@ def _handle_errors(fn):
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as e:  # a bug, not a user's mistake: still one line unless --debug
             if STATE.debug:
-                traceback.print_exc()
+                _traceback()
             first = str(e).splitlines()[0] if str(e) else ""
             _echo_err(f"error: internal error: {type(e).__name__}: {first} (rerun with --debug for a traceback)")
             raise typer.Exit(EXIT_FAILURE) from None

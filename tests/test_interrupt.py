@@ -81,11 +81,18 @@ def test_train_interrupted_leaves_no_bundle(sig, tmp_path):
     assert leftovers(tmp_path) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv"]
 
-    # the rerun (same data and settings, few epochs) completes and writes a valid bundle
-    r = runner.invoke(app, ["train", str(data), "-o", str(out), *TRAIN_ARGS, "--epochs", "1", "--patience", "1"])
+    # the rerun (same data and settings, few epochs) completes and writes a valid bundle...
+    rerun = ["train", str(data), *TRAIN_ARGS, "--epochs", "2", "--patience", "2"]
+    r = runner.invoke(app, [*rerun, "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert runner.invoke(app, ["inspect", str(out), "--json"]).exit_code == 0
     assert leftovers(tmp_path) == []
+    # ...with the same outputs as a run that was never interrupted
+    fresh = tmp_path / "fresh.fcst"
+    assert runner.invoke(app, [*rerun, "-o", str(fresh)]).exit_code == 0
+    a, b = (json.loads(runner.invoke(app, ["inspect", str(p), "--json"]).stdout) for p in (out, fresh))
+    assert a["holdout"]["metrics"] == b["holdout"]["metrics"]
+    assert a["scaler"] == b["scaler"] and a["training_data"]["sha256"] == b["training_data"]["sha256"]
 
 
 def test_keyboard_interrupt_in_process_is_exit_130(monkeypatch, tmp_path):

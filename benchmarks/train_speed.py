@@ -22,7 +22,6 @@ Prints a table, then one JSON line: {"epoch_s", "keras_reference_epoch_s", "torc
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path

@@ -17,6 +17,7 @@ import os
 import platform
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 from . import __version__
@@ -155,14 +156,8 @@ def _read_member(zf: zipfile.ZipFile, name: str, path) -> bytes:
     except KeyError:
         raise BundleError(f"not a forecast bundle: it has no {name}; make one with 'forecast train -o'",
                           path=path) from None
-    except (zipfile.BadZipFile, OSError, EOFError, zlib_error()) as e:
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
         raise BundleError(f"damaged bundle: cannot read {name} ({e}); retrain or copy it again", path=path) from None
-
-
-def zlib_error():
-    import zlib
-
-    return zlib.error
 
 
 def _check_manifest(m, path) -> dict:

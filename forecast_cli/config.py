@@ -6,8 +6,7 @@ Each dataclass only stores values; ``check()`` validates them and raises
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from .errors import ConfigError

@@ -621,19 +621,25 @@ def _infer_freq_str(index: pd.DatetimeIndex) -> str | None:
     return f if isinstance(f, str) else f.freqstr
 
 
-def _is_trading(index: pd.DatetimeIndex) -> bool:
-    """Daily weekday-only dates, mostly one business day apart, weekends skipped, holidays short."""
+def _weekday_steps(index: pd.DatetimeIndex):
+    """(business-day steps, calendar-day steps) between consecutive dates of a weekday-only daily
+    index (three dates at least), or None when the index is not one."""
     if len(index) < 3:
-        return False
+        return None
     i8 = index.asi8
     day = np.int64(86_400 * 10**9)
-    if (i8 % day).any():
-        return False
-    if (index.day_of_week >= 5).any():
-        return False
+    if (i8 % day).any() or (index.day_of_week >= 5).any():
+        return None
     days = index.values.astype("datetime64[D]")
-    bsteps = np.busday_count(days[:-1], days[1:])
-    calsteps = np.diff(i8) // day
+    return np.busday_count(days[:-1], days[1:]), np.diff(i8) // day
+
+
+def _is_trading(index: pd.DatetimeIndex) -> bool:
+    """Daily weekday-only dates, mostly one business day apart, weekends skipped, holidays short."""
+    steps = _weekday_steps(index)
+    if steps is None:
+        return False
+    bsteps, calsteps = steps
     if bsteps.min() < 1 or bsteps.max() > 5:
         return False
     # Weekends must actually be skipped (a step spans more calendar days than business days).
@@ -686,11 +692,10 @@ def _step_freq(index: pd.DatetimeIndex) -> str | None:
 
 def _business_daily(index: pd.DatetimeIndex) -> bool:
     """Weekday-only dates that skip weekends, mostly one business day apart (missing days are gaps)."""
-    if len(index) < 3 or (index.asi8 % (86_400 * 10**9)).any() or (index.day_of_week >= 5).any():
+    steps = _weekday_steps(index)
+    if steps is None:
         return False
-    days = index.values.astype("datetime64[D]")
-    bsteps = np.busday_count(days[:-1], days[1:])
-    calsteps = np.diff(index.asi8) // (86_400 * 10**9)
+    bsteps, calsteps = steps
     return bool((calsteps > bsteps).any() and (bsteps == 1).mean() >= 0.5)
 
 
@@ -865,7 +870,7 @@ def _raise_no_numeric(df, used_time, features, name):
     if not others:
         raise DataError(
             "no columns of values, only the time column(s) " + ", ".join(f"'{c}'" for c in used_time if c)
-            + f"; add a numeric column to forecast, or check the delimiter (--sep; columns are: "
+            + "; add a numeric column to forecast, or check the delimiter (--sep; columns are: "
             + ", ".join(df.columns) + ")",
             path=name,
         )

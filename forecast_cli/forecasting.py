@@ -252,9 +252,7 @@ def predict_frame(forecaster, manifest: dict, dataset, steps: int | None = None,
     H, L = int(manifest["window"]["horizon"]), int(manifest["window"]["lookback"])
     steps = check_steps(steps, H)
     bounds = conformal_bounds(_residuals(manifest), check_levels(levels), warnings)
-    win = last_window(dataset, L)
-    values = win  # the window alone is enough: origin = its last row
-    point = forecaster.predict(values, np.array([L - 1]))[0]
+    point = forecaster.predict_windows(last_window(dataset, L)[None])[0]
     ts = future_timestamps(dataset, manifest, steps, warnings)
     return forecast_frame(point, ts, manifest["data"]["target"], bounds, steps)
 

@@ -15,7 +15,6 @@ import glob as _glob
 import hashlib
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -29,9 +28,6 @@ LOCK_NAME = ".forecast-score.lock"
 SUMMARY_NAME = "summary.json"
 OUTPUT_SUFFIXES = (".forecast.csv", ".forecast.parquet")
 GLOB_CHARS = set("*?[")
-
-
-READ_CHUNK = 256  # inputs read per round of the thread pool
 
 
 def _now() -> str:
@@ -201,7 +197,7 @@ def _message(e: BaseException, path) -> str:
 
 def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = None,
           levels: Sequence[float] = (80.0, 95.0), skip_existing: bool = False, batch_size: int = 4096,
-          fmt: str = "csv", workers: int | None = None, on_file: Callable[[dict, int, int], None] | None = None,
+          fmt: str = "csv", on_file: Callable[[dict, int, int], None] | None = None,
           on_start: Callable[[int], None] | None = None,
           on_warning: Callable[[str], None] | None = None) -> dict:
     """Score every input with one bundle; write one forecast per input and ``summary.json`` to ``outdir``.
@@ -215,8 +211,6 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         skip_existing: leave inputs whose output already exists alone (status ``skipped``).
         batch_size: windows per network call.
         fmt: ``csv`` or ``parquet``.
-        workers: threads that read and check inputs. Defaults to 1: on a 2-core machine two
-            threads gave no gain (pandas' parsing holds the GIL for much of its time).
         on_file: called as ``on_file(entry, done, total)`` after each input is settled.
         on_start: called with the number of inputs once they are known.
         on_warning: receives warnings (stale lock, frequency mismatch, few residuals).
@@ -234,7 +228,6 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
     from .forecasting import (check_levels, check_steps, conformal_bounds, forecast_csv, forecast_frame,
                               future_timestamps, last_window, load_input, write_frame, _residuals)
 
-    workers = workers or 1
     if fmt not in ("csv", "parquet"):
         raise ConfigError(f"--format must be 'csv' or 'parquet'. Got {fmt!r}.")
     if batch_size < 1:
@@ -263,8 +256,6 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         warn(w)
     forecaster, manifest = load_bundle(bundle_path)
     targets = list(manifest["data"]["target"])
-    mean = np.asarray(forecaster.scaler_.mean_, dtype=np.float64)
-    scale = np.asarray(forecaster.scaler_.scale_, dtype=np.float64)
 
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
@@ -317,10 +308,7 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         """Predict the stacked last windows of ``pending`` with one network call per chunk; write outputs."""
         if not pending:
             return
-        X = np.stack([w for _, _, w, _ in pending])  # (n, L, C) raw values
-        x = ((X - mean) / scale).astype(np.float32)
-        y = forecaster.model_.predict(x, batch_size=len(x), verbose=0)
-        point = forecaster.scaler_.inverse_targets(np.asarray(y))
+        point = forecaster.predict_windows(np.stack([w for _, _, w, _ in pending]))  # (n, L, C) raw values
         for k, (entry, out_path, _, ts) in enumerate(pending):
             try:
                 with atomic_write(out_path, "wb", durable=False) as fh:
@@ -343,39 +331,26 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
             for entry in entries_failed:
                 settle(entry)
             pending: list = []
-            todo = []
             for entry, path, name in zip(entries, paths, names):
                 out_path = outdir / name
                 if skip_existing and out_path.exists():
                     entry.update(status="skipped", output=str(out_path))
                     settle(entry)
                     continue
-                todo.append((entry, path, out_path))
-
-            def prepare(path):
-                """Read and check one input; return (rows, last window, future timestamps) or the error."""
                 try:
                     ds = load_input(str(path), manifest)
-                    return int(ds.rows_read), last_window(ds, L), future_timestamps(ds, manifest, steps, None)
+                    entry["rows"] = int(ds.rows_read)
+                    win = last_window(ds, L)
+                    ts = future_timestamps(ds, manifest, steps, None)
+                except Interrupted:
+                    raise
                 except (ForecastError, OSError, ValueError, UnicodeError) as e:
-                    return e
-
-            # Files are read and checked by a small thread pool (pandas' parser releases the GIL),
-            # in chunks so that an interruption is noticed quickly and memory stays bounded.
-            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-                for i in range(0, len(todo), READ_CHUNK):
-                    chunk = todo[i:i + READ_CHUNK]
-                    for (entry, path, out_path), got in zip(chunk, pool.map(prepare, [c[1] for c in chunk])):
-                        if isinstance(got, BaseException):
-                            if isinstance(got, Interrupted):
-                                raise got
-                            entry.update(status="failed", error=_message(got, path))
-                            settle(entry)
-                            continue
-                        entry["rows"], win, ts = got
-                        pending.append((entry, out_path, win, ts))
-                        if len(pending) >= batch_size:
-                            flush(pending)
+                    entry.update(status="failed", error=_message(e, path))
+                    settle(entry)
+                    continue
+                pending.append((entry, out_path, win, ts))
+                if len(pending) >= batch_size:
+                    flush(pending)
             flush(pending)
         except BaseException as e:
             summary["interrupted"] = isinstance(e, (KeyboardInterrupt, Interrupted))

@@ -154,6 +154,13 @@ class NeuralForecaster:
         out = self.model_.predict(ds, verbose=0)
         return self.scaler_.inverse_targets(out)
 
+    def predict_windows(self, X: np.ndarray) -> np.ndarray:
+        """Forecasts ``(n, horizon, n_targets)`` for windows already stacked as ``(n, lookback, n_columns)``
+        in the data's units, with one network call (batch scoring stacks the last window of each file)."""
+        self._check_fitted()
+        x = self.scaler_.transform(X).astype(np.float32)
+        return self.scaler_.inverse_targets(np.asarray(self.model_.predict(x, batch_size=max(1, len(x)), verbose=0)))
+
     @classmethod
     def from_parts(cls, window, model_cfg, train_cfg, n_targets, keras_model, scaler):
         """Rebuild a fitted forecaster from a loaded Keras model and scaler (used by bundles)."""

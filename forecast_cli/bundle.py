@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import tempfile
+import threading
 import zipfile
 import zlib
 from pathlib import Path
@@ -73,6 +74,31 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", durable: bool = True
             fh.flush()
             if durable:
                 os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file renamed into place (not fsynced).
+
+    :func:`atomic_write` in four system calls (open, write, close, rename), for batch scoring's
+    thousands of small files. The temporary's name holds the process and thread, and a symlink
+    planted there is refused (``O_NOFOLLOW``); the kernel applies the umask.
+    """
+    path = os.fspath(path)
+    tmp = f"{os.path.dirname(path) or '.'}/.{os.path.basename(path)}.{os.getpid()}-{threading.get_ident()}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(tmp, flags, 0o666)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

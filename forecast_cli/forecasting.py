@@ -123,11 +123,14 @@ def data_config(manifest: dict):
     return from_dict(DataConfig, d).check()
 
 
-def load_input(source, manifest: dict):
-    """Read an input for a bundle; a missing model column is an error that names it."""
+def load_input(source, manifest: dict, cfg=None):
+    """Read an input for a bundle; a missing model column is an error that names it.
+
+    ``cfg``: the bundle's :func:`data_config`, when the caller reads many inputs.
+    """
     from . import data as _data
 
-    cfg = data_config(manifest)
+    cfg = cfg or data_config(manifest)
     md = manifest["data"]
     # Clean files take a fast path; anything unusual gets the full reading and its diagnosis.
     fast = _data.load_fast(source, cfg, expect=(md.get("freq"), bool(md.get("trading_days"))))
@@ -212,7 +215,11 @@ def forecast_csv(point: np.ndarray, timestamps: pd.DatetimeIndex, targets: Seque
     """
     ts = timestamps[:steps]
     midnight = not (ts.asi8 % (86_400 * 10**9)).any() if ts.unit == "ns" else (ts.normalize() == ts).all()
-    stamps = ts.strftime("%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M:%S")
+    if ts.tz is None:
+        text = np.datetime_as_string(ts.as_unit("ns").values, unit="D" if midnight else "s")
+        stamps = text if midnight else np.char.replace(text, "T", " ")
+    else:
+        stamps = ts.strftime("%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M:%S")
     header = ["timestamp"]
     cols = []
     for j, t in enumerate(targets):
@@ -224,8 +231,14 @@ def forecast_csv(point: np.ndarray, timestamps: pd.DatetimeIndex, targets: Seque
             cols += [p + lo[:steps, j], p + hi[:steps, j]]
     header.append("step")
     lines = [",".join(_csv_field(h) for h in header)]
-    for i in range(len(stamps)):
-        lines.append(",".join([stamps[i], *("%.10g" % c[i] if np.isfinite(c[i]) else "" for c in cols), str(i + 1)]))
+    table = np.column_stack(cols)
+    if np.isfinite(table).all():  # one formatting operation per row
+        row = ",".join(["%s", *["%.10g"] * table.shape[1], "%d"])
+        lines += [row % (stamp, *vals, i) for i, (stamp, vals) in enumerate(zip(stamps, table.tolist()), 1)]
+    else:
+        for i in range(len(stamps)):
+            lines.append(",".join([stamps[i], *("%.10g" % c[i] if np.isfinite(c[i]) else "" for c in cols),
+                                   str(i + 1)]))
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 

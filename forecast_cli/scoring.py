@@ -223,10 +223,11 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         DataError: OUTDIR is locked by another run, or cannot be created.
         Interrupted/KeyboardInterrupt: after writing the summary so far and releasing the lock.
     """
-    from .bundle import atomic_write, load_bundle, read_manifest
+    from .bundle import atomic_write, load_bundle, read_manifest, write_atomic
     from .errors import ConfigError
     from .forecasting import (check_levels, check_steps, conformal_bounds, forecast_csv, forecast_frame,
-                              future_timestamps, last_window, load_input, write_frame, _residuals)
+                              data_config, future_timestamps, last_window, load_input, write_frame,
+                              _residuals)
 
     if fmt not in ("csv", "parquet"):
         raise ConfigError(f"--format must be 'csv' or 'parquet'. Got {fmt!r}.")
@@ -256,6 +257,7 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         warn(w)
     forecaster, manifest = load_bundle(bundle_path)
     targets = list(manifest["data"]["target"])
+    cfg = data_config(manifest)
 
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
@@ -305,16 +307,16 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
             fh.write((json.dumps(summary, indent=2, default=str) + "\n").encode("utf-8"))
 
     def flush(pending: list):
-        """Predict the stacked last windows of ``pending`` with one network call per chunk; write outputs."""
+        """Predict the stacked last windows of ``pending`` with one network call; write their outputs."""
         if not pending:
             return
         point = forecaster.predict_windows(np.stack([w for _, _, w, _ in pending]))  # (n, L, C) raw values
         for k, (entry, out_path, _, ts) in enumerate(pending):
             try:
-                with atomic_write(out_path, "wb", durable=False) as fh:
-                    if fmt == "csv":
-                        fh.write(forecast_csv(point[k], ts, targets, bounds, steps))
-                    else:
+                if fmt == "csv":
+                    write_atomic(out_path, forecast_csv(point[k], ts, targets, bounds, steps))
+                else:
+                    with atomic_write(out_path, "wb", durable=False) as fh:
                         write_frame(forecast_frame(point[k], ts, targets, bounds, steps), out_path, fh)
                 entry.update(status="ok", output=str(out_path))
             except Interrupted:
@@ -338,7 +340,7 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
                     settle(entry)
                     continue
                 try:
-                    ds = load_input(str(path), manifest)
+                    ds = load_input(str(path), manifest, cfg)
                     entry["rows"] = int(ds.rows_read)
                     win = last_window(ds, L)
                     ts = future_timestamps(ds, manifest, steps, None)

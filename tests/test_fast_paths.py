@@ -61,3 +61,51 @@ def test_forecast_csv_is_byte_identical_to_pandas(freq):
     fast = forecast_csv(point, ts, ["y", "a,b"], bounds, 5)
     slow = forecast_frame(point, ts, ["y", "a,b"], bounds, 5).to_csv(index=False, float_format="%.10g")
     assert fast == slow.encode("utf-8")
+
+
+# --------------------------------------------------------------------------- plain-CSV reader
+from forecast_cli.data import _read_plain  # noqa: E402
+
+
+@pytest.mark.parametrize("content, date_col, cols", [
+    ("date,y\n2020-01-01,1\n2020-01-02,-2.5\n2020-01-03,+3e2\n2020-01-04,.5\n", "date", ["y"]),
+    ("ts,b,a\n2020-01-01 10:00:00,1,9\n2020-01-01 11:00:00,2,8\n2020-01-01 12:00:00,3,7", "ts", ["a", "b"]),
+    ("x,time,y\n5,2020-01-01T10:00,0.1\n6,2020-01-01T10:15,0.2\n7,2020-01-01T10:30,0.30000000000000004\n",
+     "time", ["y", "x"]),
+])
+def test_plain_reader_equals_pandas(content, date_col, cols):
+    import io
+
+    got = _read_plain(content.encode(), date_col, cols)
+    assert got is not None
+    df = pd.read_csv(io.StringIO(content))
+    assert np.array_equal(got[0], pd.to_datetime(df[date_col], format="ISO8601").to_numpy("datetime64[ns]"))
+    assert np.array_equal(got[1], df[cols].to_numpy(np.float64))
+
+
+@pytest.mark.parametrize("content", [
+    "date,y\n2020-01-01,1\n\n2020-01-02,2\n",                     # blank line
+    'date,y\n2020-01-01,"1"\n2020-01-02,2\n',                     # quotes
+    "date,y\n2020-01-01,1,5\n2020-01-02\n2020-01-03,3\n",         # ragged rows that balance out
+    "date,y\n2020-01-01,1_000\n2020-01-02,2\n",                    # Python-only number syntax
+    "date,y\n2020-01-01, 1.5\n2020-01-02,2\n",                     # space
+    "date,y\n2020-01-01,nan\n2020-01-02,2\n",                      # NA text
+    "date,y\n2020-01-01,inf\n2020-01-02,2\n",
+    "date,y\n2020-01-01,\n2020-01-02,2\n",                         # empty cell
+    "date,y\n2020-01-01,1.2.3\n2020-01-02,2\n",                    # not a number
+    "date,y\n2020-1-1,1\n2020-1-2,2\n",                            # not ISO width
+    "date,y\n2020-01-01,1\n2020-01-02 10:00,2\n",                  # mixed widths
+    "date,y\n2020-02-30,1\n2020-03-01,2\n",                        # impossible date
+    "date,y\n2020-01-01T00:00Z,1\n2020-01-02T00:00Z,2\n",          # time zone
+    "date,y\r\n2020-01-01,1\r\n2020-01-02,2\r\n",                  # CRLF
+])
+def test_plain_reader_declines(content):
+    assert _read_plain(content.encode(), "date", ["y"]) is None
+
+
+def test_load_fast_with_plain_reader_equals_load(tmp_path):
+    rng = np.random.default_rng(3)
+    f = write_series(tmp_path / "w.csv", rng.normal(size=300).round(4) * 1e3, freq="h")
+    cfg = DataConfig(target="y", date_col="date")
+    assert _read_plain(f.read_bytes(), "date", ["y"]) is not None  # the plain reader is the one tested
+    _same(load_fast(f, cfg, ("h", False)), load(f, cfg))

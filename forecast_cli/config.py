@@ -182,6 +182,20 @@ class TrainConfig:
             (XLA when training windows x lookback >= 1,000,000). On a quiet 2-core CPU, XLA
             made an LSTM(64) epoch slower (10.4 s against 7.8 s without), so it is off by
             default; it can pay off on other hardware. Defaults to False.
+        decision_fraction: with ``linear_fit="lstsq"``: the last part of the validation windows
+            (in time order) kept away from early stopping and used only to decide whether the
+            network adds anything to the closed-form linear path (nested validation). Early
+            stopping watches the windows before it; the windows whose targets overlap its
+            first window's targets are left out of both. The network is kept only if it beats
+            the linear path alone on these windows. 0 = early stopping and that decision both
+            use all the validation windows. Defaults to 0.
+        shrink_residual: with ``decision_fraction > 0``: scale the network's contribution by
+            the factor in [0, 1] that minimises the squared error on the decision windows
+            (closed-form least squares, clipped); 0 keeps the linear path alone. Defaults to
+            False.
+        ensemble: number of networks trained (seeds ``seed``, ``seed + 1``, ...) and averaged;
+            with ``linear_fit="lstsq"`` they share the one closed-form linear path, so the
+            average is that path plus the mean of their residual networks. Defaults to 1.
     """
 
     epochs: int = 30
@@ -192,6 +206,9 @@ class TrainConfig:
     seed: int = 0
     threads: int = 1
     jit_compile: bool | str = False
+    decision_fraction: float = 0.0
+    shrink_residual: bool = False
+    ensemble: int = 1
 
     def check(self) -> "TrainConfig":
         if self.epochs < 1:
@@ -206,6 +223,12 @@ class TrainConfig:
             raise ConfigError(f"--jit must be auto, on or off. Got {self.jit_compile!r}.")
         if self.learning_rate <= 0:
             raise ConfigError(f"--learning-rate must be > 0. Got {self.learning_rate}.")
+        if not 0.0 <= self.decision_fraction < 1.0:
+            raise ConfigError(f"decision_fraction must be a float in [0, 1). Got {self.decision_fraction}.")
+        if isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) or self.ensemble < 1:
+            raise ConfigError(f"ensemble must be an int >= 1. Got {self.ensemble!r}.")
+        if self.shrink_residual and not self.decision_fraction > 0:
+            raise ConfigError("shrink_residual needs decision_fraction > 0 (the factor is fitted on those windows).")
         return self
 
 

@@ -127,7 +127,7 @@ CUSTOM_OBJECTS = {"PeepholeLSTMCell": PeepholeLSTMCell, "SubtractLast": Subtract
 
 
 def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targets: int,
-                learning_rate: float = 1e-3, jit_compile: bool = False) -> "keras.Model":
+                learning_rate: float = 1e-3, jit_compile: bool = False, name_suffix: str = "") -> "keras.Model":
     """A compiled direct multi-step forecaster ``(batch, lookback, n_features) -> (batch, horizon, n_targets)``.
 
     Layout: [SubtractLast] -> [ChannelsToBatch] -> [patches] -> recurrent stack (``layers`` x
@@ -189,7 +189,7 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
         out = layers.Reshape((H, T), name="forecast_delta")(out)
     if cfg.norm == "last":
         out = AddLast(T, name="add_last")([out, inp])
-    model = keras.Model(inp, out, name=f"forecast_{cfg.model}")
+    model = keras.Model(inp, out, name=f"forecast_{cfg.model}{name_suffix}")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse", jit_compile=jit_compile)
     return model
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import functools
 import io
 import os
 import re
@@ -779,20 +780,21 @@ def future_index(last: pd.Timestamp, freq: str | None, steps: int, trading_days:
         raise DataError(
             "the time steps are irregular, so future timestamps are unknown; resample the data to a regular frequency"
         )
-    off = to_offset(freq)
-    step = _fixed_step(off)
+    off, step = _offset(freq)
     if step is not None and last.tz is None:  # a fixed-length step: plain arithmetic, as date_range does
         ns = last.as_unit("ns").value + step * np.arange(1, steps + 1, dtype=np.int64)
         return pd.DatetimeIndex(ns.view("datetime64[ns]"))
     return pd.date_range(last + off, periods=steps, freq=off)
 
 
-def _fixed_step(off) -> int | None:
-    """The length in nanoseconds of a fixed-length offset (h, D, 15min...); None for calendar ones (B, MS...)."""
+@functools.lru_cache(maxsize=64)
+def _offset(freq: str):
+    """``to_offset(freq)`` and its fixed length in nanoseconds (None for calendar offsets: B, MS...)."""
+    off = to_offset(freq)
     try:
-        return int(pd.Timedelta(off).value)
+        return off, int(pd.Timedelta(off).value)
     except (ValueError, TypeError):
-        return None
+        return off, None
 
 
 # --------------------------------------------------------------------------- gaps
@@ -1065,7 +1067,7 @@ def load_fast(source, cfg: DataConfig, expect: tuple[str | None, bool] | None = 
 def _is_fixed_step(idx: pd.DatetimeIndex, freq: str) -> bool:
     """Every step of a nanosecond index equals ``freq``, a fixed-length frequency (h, D, 15min...)."""
     try:
-        step = _fixed_step(to_offset(freq))
+        step = _offset(freq)[1]
     except (ValueError, TypeError):
         return False
     if step is None:

@@ -46,8 +46,8 @@ def expand_inputs(patterns: Sequence[str]) -> tuple[list[Path], list[dict]]:
     failed: list[dict] = []
     seen: set = set()
 
-    def add(p: Path):
-        key = os.path.realpath(p)
+    def add(p: Path, key: str | None = None):
+        key = key or os.path.realpath(p)
         if key not in seen:
             seen.add(key)
             paths.append(p)
@@ -56,12 +56,14 @@ def expand_inputs(patterns: Sequence[str]) -> tuple[list[Path], list[dict]]:
         pat = os.fspath(pat)
         p = Path(pat)
         if p.is_dir():
-            found = sorted(q for q in p.iterdir()
-                           if q.suffix.lower() == ".csv" and q.is_file() and not q.name.endswith(OUTPUT_SUFFIXES))
+            with os.scandir(p) as it:  # d_type from the listing: no stat per file
+                found = sorted(e.name for e in it if e.name.lower().endswith(".csv") and e.is_file()
+                               and not e.name.endswith(OUTPUT_SUFFIXES))
             if not found:
                 failed.append(_entry(pat, error=f"{pat}: directory has no .csv files"))
-            for q in found:
-                add(q)
+            real = os.path.realpath(p)
+            for name in found:
+                add(p / name, os.path.join(real, name))
         elif p.exists():
             add(p)
         elif GLOB_CHARS & set(pat):

@@ -91,8 +91,8 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     path = os.fspath(path)
     tmp = f"{os.path.dirname(path) or '.'}/.{os.path.basename(path)}.{os.getpid()}-{threading.get_ident()}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(tmp, flags, 0o666)
-    try:
+    try:  # the open inside: a signal turned into an exception right after it still removes the file
+        fd = os.open(tmp, flags, 0o666)
         try:
             view = memoryview(data)
             while view:

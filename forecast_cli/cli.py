@@ -67,7 +67,9 @@ def _print_json(obj) -> None:
 
 # ----------------------------------------------------------------------------- errors & signals
 def _on_sigterm(signum, frame):
-    raise Interrupted("interrupted by SIGTERM; nothing half-written was left behind")
+    from .runtime import interrupt  # no TensorFlow: runtime imports it only when asked
+
+    interrupt(Interrupted("interrupted by SIGTERM; nothing half-written was left behind"))
 
 
 def _traceback() -> None:

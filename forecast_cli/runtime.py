@@ -9,7 +9,7 @@ import os
 import random
 import sys
 
-__all__ = ["import_keras", "configure", "seed_everything", "VERBOSE"]
+__all__ = ["import_keras", "configure", "seed_everything", "deferred_interrupts", "interrupt", "VERBOSE"]
 
 VERBOSE = False
 _configured = False
@@ -89,3 +89,34 @@ def seed_everything(seed: int) -> None:
     keras = import_keras()
     random.seed(seed)
     keras.utils.set_random_seed(int(seed))
+
+
+# Signal handlers that raise (the CLI's SIGTERM handler) must not raise inside TensorFlow or
+# Keras: their tracing and layer-call wrappers catch, rewrap or half-handle exceptions. Network
+# calls run inside ``deferred_interrupts()``; an interruption arriving there is raised when the
+# block ends.
+_defer_depth = 0
+_pending: BaseException | None = None
+
+
+@contextlib.contextmanager
+def deferred_interrupts():
+    """Hold an interruption raised through :func:`interrupt` until the block has finished."""
+    global _defer_depth, _pending
+    _defer_depth += 1
+    try:
+        yield
+    finally:
+        _defer_depth -= 1
+    if not _defer_depth and _pending is not None:
+        exc, _pending = _pending, None
+        raise exc
+
+
+def interrupt(exc: BaseException) -> None:
+    """Raise ``exc`` now, or when the current :func:`deferred_interrupts` block ends (for signal handlers)."""
+    global _pending
+    if _defer_depth:
+        _pending = exc
+        return
+    raise exc

@@ -37,11 +37,13 @@ def test_fused_lstm_equals_keras_lstm(return_sequences):
         np.testing.assert_allclose(_icfo_to_ifco(ga.numpy(), u), gb.numpy(), atol=1e-4)
 
 
-def test_builder_uses_the_fused_layer_unless_recurrent_dropout():
+def test_builder_uses_the_fused_layer_unless_recurrent_dropout_or_xla():
     win = WindowConfig(12, 2)
     m = build_model(win, ModelConfig(units=4, layers=2), n_features=1, n_targets=1)
     assert [type(l).__name__ for l in m.layers if "lstm" in l.name] == ["FusedLSTM", "FusedLSTM"]
     m = build_model(win, ModelConfig(units=4, recurrent_dropout=0.1), n_features=1, n_targets=1)
+    assert [type(l).__name__ for l in m.layers if "lstm" in l.name] == ["LSTM"]
+    m = build_model(win, ModelConfig(units=4), n_features=1, n_targets=1, jit_compile=True)  # no XLA kernel
     assert [type(l).__name__ for l in m.layers if "lstm" in l.name] == ["LSTM"]
     assert "FusedLSTM" in CUSTOM_OBJECTS
 

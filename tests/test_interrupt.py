@@ -161,3 +161,20 @@ def test_score_sigint_then_rerun(score_setup, tmp_path):
     for name, data in before.items():
         assert (out / name).read_bytes() == data, name
     assert leftovers(out) == []
+
+
+def test_interruption_inside_a_network_call_is_raised_when_it_ends():
+    """A SIGTERM handler must not raise inside Keras (it rewraps exceptions): the raise waits."""
+    from forecast_cli import runtime
+    from forecast_cli.errors import Interrupted
+
+    done = []
+    with pytest.raises(Interrupted, match="stop"):
+        with runtime.deferred_interrupts():
+            runtime.interrupt(Interrupted("stop"))
+            done.append("rest of the call")
+    assert done == ["rest of the call"]
+    with pytest.raises(Interrupted):  # outside a network call: at once
+        runtime.interrupt(Interrupted("now"))
+    with runtime.deferred_interrupts():  # nothing pending: nothing raised
+        pass

@@ -108,9 +108,9 @@ def deferred_interrupts():
         yield
     finally:
         _defer_depth -= 1
-    if not _defer_depth and _pending is not None:
-        exc, _pending = _pending, None
-        raise exc
+        if not _defer_depth and _pending is not None:  # the interruption wins over any other error
+            exc, _pending = _pending, None
+            raise exc
 
 
 def interrupt(exc: BaseException) -> None:

@@ -56,14 +56,15 @@ def expand_inputs(patterns: Sequence[str]) -> tuple[list[Path], list[dict]]:
         pat = os.fspath(pat)
         p = Path(pat)
         if p.is_dir():
-            with os.scandir(p) as it:  # d_type from the listing: no stat per file
-                found = sorted(e.name for e in it if e.name.lower().endswith(".csv") and e.is_file()
+            with os.scandir(p) as it:  # file types from the listing: no stat per plain file
+                found = sorted((e.name, e.is_symlink()) for e in it
+                               if os.path.splitext(e.name)[1].lower() == ".csv" and e.is_file()
                                and not e.name.endswith(OUTPUT_SUFFIXES))
             if not found:
                 failed.append(_entry(pat, error=f"{pat}: directory has no .csv files"))
             real = os.path.realpath(p)
-            for name in found:
-                add(p / name, os.path.join(real, name))
+            for name, link in found:
+                add(p / name, None if link else os.path.join(real, name))
         elif p.exists():
             add(p)
         elif GLOB_CHARS & set(pat):

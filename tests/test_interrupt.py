@@ -178,3 +178,7 @@ def test_interruption_inside_a_network_call_is_raised_when_it_ends():
         runtime.interrupt(Interrupted("now"))
     with runtime.deferred_interrupts():  # nothing pending: nothing raised
         pass
+    with pytest.raises(Interrupted):  # the interruption wins over an error of the call itself
+        with runtime.deferred_interrupts():
+            runtime.interrupt(Interrupted("stop"))
+            raise ValueError("the call failed too")

@@ -72,6 +72,12 @@ def _on_sigterm(signum, frame):
     interrupt(Interrupted("interrupted by SIGTERM; nothing half-written was left behind"))
 
 
+def _on_sigint(signum, frame):
+    from .runtime import interrupt
+
+    interrupt(KeyboardInterrupt())  # as Python's own handler, but held until a network call ends
+
+
 def _traceback() -> None:
     import traceback
 
@@ -84,6 +90,7 @@ def _handle_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        previous_int = signal.signal(signal.SIGINT, _on_sigint)
         try:
             return fn(*args, **kwargs)
         except typer.Exit:
@@ -104,6 +111,7 @@ def _handle_errors(fn):
             raise typer.Exit(EXIT_FAILURE) from None
         finally:
             signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
 
     return wrapper
 

@@ -85,6 +85,17 @@ class BatchToChannels(layers.Layer):
         return {**super().get_config(), "n_channels": self.n_channels, "n_targets": self.n_targets}
 
 
+def _add_lstm_weights(layer, d: int, forget_gate: int) -> None:
+    """Keras LSTM's weights on ``layer``: kernel (glorot), recurrent kernel (orthogonal) and bias,
+    with the bias 1 on the forget gate, the ``forget_gate``-th of the four gate blocks."""
+    u = layer.units
+    bias = np.zeros(4 * u, dtype="float32")
+    bias[forget_gate * u:(forget_gate + 1) * u] = 1.0
+    layer.kernel = layer.add_weight(shape=(d, 4 * u), initializer="glorot_uniform", name="kernel")
+    layer.recurrent_kernel = layer.add_weight(shape=(u, 4 * u), initializer="orthogonal", name="recurrent_kernel")
+    layer.bias = layer.add_weight(shape=(4 * u,), name="bias", initializer=keras.initializers.Constant(bias))
+
+
 @keras.saving.register_keras_serializable(package="forecast_cli")
 class PeepholeLSTMCell(layers.Layer):
     """An LSTM cell with peephole connections (Gers & Schmidhuber, 2000): the input and forget
@@ -98,12 +109,8 @@ class PeepholeLSTMCell(layers.Layer):
         self.output_size = self.units
 
     def build(self, input_shape):
-        d, u = input_shape[-1], self.units
-        self.kernel = self.add_weight(shape=(d, 4 * u), initializer="glorot_uniform", name="kernel")
-        self.recurrent_kernel = self.add_weight(shape=(u, 4 * u), initializer="orthogonal",
-                                                name="recurrent_kernel")
-        self.bias = self.add_weight(shape=(4 * u,), name="bias", initializer=keras.initializers.Constant(
-            np.concatenate([np.zeros(u), np.ones(u), np.zeros(2 * u)]).astype("float32")))  # forget bias 1
+        _add_lstm_weights(self, input_shape[-1], forget_gate=1)  # gates i, f, c, o
+        u = self.units
         self.peephole = self.add_weight(shape=(3, u), initializer="zeros", name="peephole")
         self.built = True
 
@@ -139,12 +146,7 @@ class FusedLSTM(layers.Layer):
         self.return_sequences = bool(return_sequences)
 
     def build(self, input_shape):
-        d, u = input_shape[-1], self.units
-        self.kernel = self.add_weight(shape=(d, 4 * u), initializer="glorot_uniform", name="kernel")
-        self.recurrent_kernel = self.add_weight(shape=(u, 4 * u), initializer="orthogonal",
-                                                name="recurrent_kernel")
-        self.bias = self.add_weight(shape=(4 * u,), name="bias", initializer=keras.initializers.Constant(
-            np.concatenate([np.zeros(2 * u), np.ones(u), np.zeros(u)]).astype("float32")))  # forget bias 1
+        _add_lstm_weights(self, input_shape[-1], forget_gate=2)  # BlockLSTM's gates: i, c, f, o
         self.built = True
 
     def call(self, x):

@@ -161,9 +161,7 @@ def last_window(ds, lookback: int) -> np.ndarray:
     """The last ``lookback`` rows of a dataset as ``(lookback, n_columns)`` float64; complete or an error."""
     n = len(ds.frame)
     if n < lookback:
-        read = f" ({ds.rows_read} read, gaps filled)" if ds.rows_read and ds.rows_read != n else ""
-        raise DataError(f"too short: {n} rows{read}, fewer than the {lookback} rows (lookback) the model "
-                        "needs to forecast from; give a longer series", path=ds.source)
+        _too_short(n, ds.rows_read, lookback, ds.source)
     win = ds.values[n - lookback:]
     bad = ~np.isfinite(win)
     if bad.any():
@@ -175,6 +173,36 @@ def last_window(ds, lookback: int) -> np.ndarray:
                         f"value(s), the first in column '{col}' at {ts}; fill them or raise --max-gap when "
                         "training", path=ds.source)
     return np.asarray(win, dtype=np.float64)
+
+
+def _too_short(n: int, rows_read: int, lookback: int, source: str):
+    read = f" ({rows_read} read, gaps filled)" if rows_read and rows_read != n else ""
+    raise DataError(f"too short: {n} rows{read}, fewer than the {lookback} rows (lookback) the model "
+                    "needs to forecast from; give a longer series", path=source)
+
+
+def input_tail(source, manifest: dict, cfg, lookback: int, steps: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """``(rows_read, last_window, future_timestamps)`` of one input: all that scoring needs of a file.
+
+    The timestamps are a :class:`pandas.DatetimeIndex`, or datetime64[ns] values for a clean file.
+
+    A clean file (see :func:`forecast_cli.data.read_fast`) is read into arrays only, with no
+    DataFrame; anything else goes through :func:`load_input`, :func:`last_window` and
+    :func:`future_timestamps`, with the same results and errors.
+    """
+    from . import data as _data
+
+    md = manifest["data"]
+    plain = _data.read_fast(source, cfg, expect=(md.get("freq"), bool(md.get("trading_days"))))
+    if plain is None:
+        ds = load_input(source, manifest, cfg)
+        return ds.rows_read, last_window(ds, lookback), future_timestamps(ds, manifest, steps, None)
+    n = len(plain.values)
+    if n < lookback:
+        _too_short(n, n, lookback, _data._source_name(source))
+    trading = bool(plain.trading_days or md.get("trading_days"))
+    ts = _data.future_stamps(plain.stamps[-1], plain.freq or md.get("freq"), steps, trading)
+    return n, plain.values[n - lookback:], ts
 
 
 def future_timestamps(ds, manifest: dict, steps: int, warnings: list | None = None) -> pd.DatetimeIndex:
@@ -207,18 +235,21 @@ def forecast_frame(point: np.ndarray, timestamps: pd.DatetimeIndex, targets: Seq
     return pd.DataFrame(cols)
 
 
-def forecast_csv(point: np.ndarray, timestamps: pd.DatetimeIndex, targets: Sequence[str], bounds: dict,
-                 steps: int) -> bytes:
+def forecast_csv(point: np.ndarray, timestamps: pd.DatetimeIndex | np.ndarray, targets: Sequence[str],
+                 bounds: dict, steps: int) -> bytes:
     """The CSV bytes of :func:`forecast_frame` without building a DataFrame (batch scoring's hot path).
 
     Byte-identical to ``forecast_frame(...).to_csv(index=False, float_format="%.10g")``.
+    ``timestamps``: a DatetimeIndex, or tz-naive datetime64 values.
     """
     ts = timestamps[:steps]
-    midnight = not (ts.asi8 % (86_400 * 10**9)).any() if ts.unit == "ns" else (ts.normalize() == ts).all()
-    if ts.tz is None:
-        text = np.datetime_as_string(ts.as_unit("ns").values, unit="D" if midnight else "s")
+    if isinstance(ts, np.ndarray) or ts.tz is None:
+        ns = np.asarray(ts, dtype="datetime64[ns]")
+        midnight = not (ns.view(np.int64) % (86_400 * 10**9)).any()
+        text = np.datetime_as_string(ns, unit="D" if midnight else "s")
         stamps = text if midnight else np.char.replace(text, "T", " ")
     else:
+        midnight = (ts.normalize() == ts).all()
         stamps = ts.strftime("%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M:%S")
     header = ["timestamp"]
     cols = []

@@ -98,6 +98,13 @@ def _entry(inp, status="failed", rows=None, output=None, error=None) -> dict:
     return {"input": str(inp), "status": status, "rows": rows, "output": output, "error": error}
 
 
+def _summary_json(summary: dict) -> str:
+    """``summary.json``'s text: indented, one line per input (json's C encoder; indent=2 is pure Python)."""
+    head = json.dumps({k: v for k, v in summary.items() if k != "files"}, indent=2, default=str)
+    files = ",\n    ".join(json.dumps(f, default=str) for f in summary["files"])
+    return f'{head[:-2]},\n  "files": [' + (f"\n    {files}\n  ]" if files else "]") + "\n}\n"
+
+
 def exit_code(summary: dict) -> int:
     """0 when nothing failed (skipped files count as done), 1 when nothing was scored, else 3."""
     from .errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL
@@ -228,9 +235,8 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
     """
     from .bundle import atomic_write, load_bundle, read_manifest, write_atomic
     from .errors import ConfigError
-    from .forecasting import (check_levels, check_steps, conformal_bounds, forecast_csv, forecast_frame,
-                              data_config, future_timestamps, last_window, load_input, write_frame,
-                              _residuals)
+    from .forecasting import (check_levels, check_steps, conformal_bounds, data_config, forecast_csv,
+                              forecast_frame, input_tail, write_frame, _residuals)
 
     if fmt not in ("csv", "parquet"):
         raise ConfigError(f"--format must be 'csv' or 'parquet'. Got {fmt!r}.")
@@ -307,7 +313,7 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         if hasattr(os, "sync"):
             os.sync()  # the forecasts were renamed into place without a per-file fsync: flush them once
         with atomic_write(outdir / SUMMARY_NAME, "wb") as fh:
-            fh.write((json.dumps(summary, indent=2, default=str) + "\n").encode("utf-8"))
+            fh.write(_summary_json(summary).encode("utf-8"))
 
     def flush(pending: list):
         """Predict the stacked last windows of ``pending`` with one network call; write their outputs."""
@@ -343,10 +349,7 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
                     settle(entry)
                     continue
                 try:
-                    ds = load_input(str(path), manifest, cfg)
-                    entry["rows"] = int(ds.rows_read)
-                    win = last_window(ds, L)
-                    ts = future_timestamps(ds, manifest, steps, None)
+                    entry["rows"], win, ts = input_tail(str(path), manifest, cfg, L, steps)
                 except Interrupted:
                     raise
                 except (ForecastError, OSError, ValueError, UnicodeError) as e:

@@ -61,6 +61,7 @@ def test_forecast_csv_is_byte_identical_to_pandas(freq):
     fast = forecast_csv(point, ts, ["y", "a,b"], bounds, 5)
     slow = forecast_frame(point, ts, ["y", "a,b"], bounds, 5).to_csv(index=False, float_format="%.10g")
     assert fast == slow.encode("utf-8")
+    assert forecast_csv(point, ts.values, ["y", "a,b"], bounds, 5) == fast  # datetime64 values, as scoring gives
 
 
 # --------------------------------------------------------------------------- plain-CSV reader
@@ -109,3 +110,94 @@ def test_load_fast_with_plain_reader_equals_load(tmp_path):
     cfg = DataConfig(target="y", date_col="date")
     assert _read_plain(f.read_bytes(), "date", ["y"]) is not None  # the plain reader is the one tested
     _same(load_fast(f, cfg, ("h", False)), load(f, cfg))
+
+
+# --------------------------------------------------------------------------- decimal parser
+from forecast_cli.data import _parse_decimals  # noqa: E402
+
+
+def _fields(texts):
+    buf = ("\n".join(texts)).encode()
+    widths = np.array([len(t) for t in texts])
+    starts = np.concatenate([[0], np.cumsum(widths + 1)[:-1]])
+    return np.frombuffer(buf, np.uint8), starts, widths
+
+
+def _float_or_none(texts):
+    try:
+        return np.array([float(t) for t in texts])
+    except ValueError:
+        return None
+
+
+def test_decimal_parser_equals_float_bit_for_bit():
+    """Seeded columns in fixed-point layouts (the vectorised path) and others (float()): same bits."""
+    rng = np.random.default_rng(7)
+    fmts = ["%.4f", "%.2f", "%.0f", "%.1f", "%.6f", "%.10f", "%d", "%r", "%e"]
+    odd = ["-0", "-0.0", "+.5", "5.", ".5", "00000.000", "9007199254740993", "999999999999999",
+           "0.30000000000000004", "1e5", "-1E-05"]
+    fixed = 0
+    for trial in range(1500):
+        fmt = fmts[trial % len(fmts)]
+        scale = 10.0 ** rng.integers(-3, 12)
+        x = rng.normal(0, scale, rng.integers(1, 12))
+        texts = [str(int(v)) if fmt == "%d" else repr(float(v)) if fmt == "%r" else fmt % v for v in x]
+        if trial % 7 == 0:
+            texts[rng.integers(len(texts))] = odd[trial % len(odd)]
+        got, want = _parse_decimals(*_fields(texts)), _float_or_none(texts)
+        assert want is not None and got is not None, texts
+        assert np.array_equal(got.view(np.int64), want.view(np.int64)), (texts, got, want)
+        fixed += fmt not in ("%r", "%e") and trial % 7 != 0
+    assert fixed > 1000
+
+
+@pytest.mark.parametrize("texts", [
+    ["1.5", ""], ["1.5", "."], ["-", "2.0"], ["+.", "1.0"], ["1.2.3", "1.0"], ["1-2", "3.0"], ["--1", "2"],
+    ["1e", "2"], ["e1", "2"], ["-..", "1.0"],
+    # float() takes these, but they are not plain decimals: the reader leaves them to pandas
+    ["1.5", " 2.5"], ["nan", "1"], ["inf", "1"], ["1_000", "2"],
+])
+def test_decimal_parser_refuses_non_decimals(texts):
+    assert _parse_decimals(*_fields(texts)) is None
+
+
+# --------------------------------------------------------------------------- scoring's reading of one input
+from forecast_cli.errors import DataError  # noqa: E402
+from forecast_cli.forecasting import data_config, future_timestamps, input_tail, last_window, load_input  # noqa: E402
+
+
+def _manifest(freq, trading, target, features=(), date_col="date"):
+    return {"data": {"target": [target], "features": list(features), "date_col": date_col, "freq": freq,
+                     "trading_days": trading}}
+
+
+@pytest.mark.parametrize("case", ["daily", "hourly", "trading", "gappy"])
+def test_input_tail_equals_the_careful_path(tmp_path, case):
+    rng = np.random.default_rng(1)
+    if case == "trading":
+        src, man = AAPL, _manifest("B", True, "Close", ["Volume"], "Date")
+    elif case == "gappy":  # a missing value inside the history: the full reader fills it
+        v = (100 + rng.normal(size=80).cumsum()).round(3)
+        f = write_series(tmp_path / "g.csv", v)
+        text = f.read_text().splitlines()
+        text[10] = text[10].split(",")[0] + ","
+        f.write_text("\n".join(text) + "\n")
+        src, man = f, _manifest("D", False, "y")
+    else:
+        freq = "D" if case == "daily" else "h"
+        src = write_series(tmp_path / "s.csv", (rng.normal(size=90) * 50).round(4), freq=freq)
+        man = _manifest(freq, False, "y")
+    cfg = data_config(man)
+    rows, win, ts = input_tail(str(src), man, cfg, 20, 4)
+    ds = load_input(str(src), man, cfg)
+    assert rows == ds.rows_read
+    assert np.array_equal(win, last_window(ds, 20))
+    assert np.array_equal(np.asarray(ts, "datetime64[ns]"), future_timestamps(ds, man, 4).values)
+
+
+def test_input_tail_too_short_names_the_file(tmp_path):
+    f = write_series(tmp_path / "short.csv", np.arange(5.0))
+    man = _manifest("D", False, "y")
+    with pytest.raises(DataError, match="too short: 5 rows, fewer than the 20 rows") as e:
+        input_tail(str(f), man, data_config(man), 20, 3)
+    assert "short.csv" in str(e.value)

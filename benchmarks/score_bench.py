@@ -10,6 +10,7 @@ them (not timed), then times, on the same files:
   (atomically) and summary.json;
 * predict loop: the bundle loaded once, then per file ``pd.read_csv`` and ONE
   ``model.predict`` call on its last window (nothing written);
+* tool, combined: the same with ``combined=True`` (``--combined``): one output file for all;
 * pandas: ``pd.read_csv`` of every file, nothing else (a floor for any tool that reads them);
 * writing: the tool's forecast files written again atomically into an empty directory, nothing
   else (a floor for any tool that writes one file per input; file creation is kernel time).
@@ -100,6 +101,11 @@ def main(argv=None) -> int:
         tool_s = time.perf_counter() - t
         assert summary["n_ok"] == args.files, summary["n_failed"]
 
+        t = time.perf_counter()
+        summary = scoring.score(bundle, [str(inp)], work / "out_combined", combined=True)
+        combined_s = time.perf_counter() - t
+        assert summary["n_ok"] == args.files, summary["n_failed"]
+
         # the file-system floor: the tool's forecast files written again, atomically, nothing else
         from forecast_cli.bundle import write_atomic
 
@@ -136,22 +142,26 @@ def main(argv=None) -> int:
         loop_s = None
     res = {
         "files": n, "rows": args.rows, "lookback": args.lookback, "horizon": args.horizon,
-        "tool_s": round(tool_s, 3), "predict_loop_s": loop_s and round(loop_s, 3), "pandas_read_s": round(pandas_s, 3),
+        "tool_s": round(tool_s, 3), "tool_combined_s": round(combined_s, 3),
+        "predict_loop_s": loop_s and round(loop_s, 3), "pandas_read_s": round(pandas_s, 3),
         "tool_files_per_s": round(n / tool_s, 1), "predict_loop_files_per_s": loop_s and round(n / loop_s, 1),
         "pandas_files_per_s": round(n / pandas_s, 1),
         "speedup_vs_predict_loop": loop_s and round(loop_s / tool_s, 2), "tool_over_pandas": round(tool_s / pandas_s, 2),
+        "tool_combined_over_pandas": round(combined_s / pandas_s, 2),
         "write_files_s": round(write_s, 3), "tool_over_pandas_plus_writes": round(tool_s / (pandas_s + write_s), 2),
         "generate_s": round(gen_s, 3), "cpus": os.cpu_count(),
     }
     print(f"{n} files x {args.rows} rows, lookback {args.lookback}, horizon {args.horizon}, {os.cpu_count()} CPUs")
     print(f"{'':34}{'seconds':>10}{'files/s':>10}")
     print(f"{'forecast score (tool)':34}{tool_s:>10.2f}{n / tool_s:>10.1f}")
+    print(f"{'forecast score --combined':34}{combined_s:>10.2f}{n / combined_s:>10.1f}")
     if loop_s:
         print(f"{'read + model.predict per file':34}{loop_s:>10.2f}{n / loop_s:>10.1f}")
     print(f"{'pd.read_csv only':34}{pandas_s:>10.2f}{n / pandas_s:>10.1f}")
     print(f"{'writing the forecast files only':34}{write_s:>10.2f}{n / write_s:>10.1f}")
     print(f"predict loop / tool: {loop_s / tool_s if loop_s else float('nan'):.2f}x   tool / pandas: {tool_s / pandas_s:.2f}x   "
-          f"tool / (pandas + writing): {tool_s / (pandas_s + write_s):.2f}x")
+          f"tool / (pandas + writing): {tool_s / (pandas_s + write_s):.2f}x   "
+          f"--combined / pandas: {combined_s / pandas_s:.2f}x")
     print(json.dumps(res))
     return 0
 

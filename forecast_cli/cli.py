@@ -581,6 +581,9 @@ def score(
                                             help="Windows per network call.")] = 4096,
     fmt: Annotated[str, typer.Option("--format", envvar=_env("format"),
                                      help="Output files: csv or parquet (needs pyarrow).")] = "csv",
+    combined: Annotated[bool, typer.Option(
+        "--combined", help="One file, OUTDIR/combined.forecast.csv, with every forecast and a first column 'input', "
+                           "instead of one file per input.")] = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -589,7 +592,7 @@ def score(
 ):
     """Forecast past the end of many files with one model; for cron.
 
-    Writes OUTDIR/<name>.forecast.csv per input (atomically) and OUTDIR/summary.json. A bad file is recorded and skipped. Exit 0: all scored; 3: some failed; 1: none scored or bad bundle; 130: interrupted (nothing half-written). A lock file stops a second run on the same OUTDIR.
+    Writes OUTDIR/<name>.forecast.csv per input (or all to OUTDIR/combined.forecast.csv with --combined; atomically) and OUTDIR/summary.json. A bad file is recorded and skipped. Exit 0: all scored; 3: some failed; 1: none scored or bad bundle; 130: interrupted (nothing half-written). A lock file stops a second run on the same OUTDIR.
     """
     _setup(quiet, verbose, debug, no_color)
     from . import scoring
@@ -637,8 +640,8 @@ def score(
     ctx = state["progress"] if state["progress"] is not None else _nullcontext()
     with ctx:
         summary = scoring.score(bundle, inputs, output, steps=steps, levels=level or (80.0, 95.0),
-                                skip_existing=skip_existing, batch_size=batch_size, fmt=fmt, on_file=on_file,
-                                on_start=on_start, on_warning=on_warning)
+                                skip_existing=skip_existing, batch_size=batch_size, fmt=fmt, combined=combined,
+                                on_file=on_file, on_start=on_start, on_warning=on_warning)
     code = scoring.exit_code(summary)
     if json_out:
         _print_json(summary)

@@ -236,11 +236,13 @@ def forecast_frame(point: np.ndarray, timestamps: pd.DatetimeIndex, targets: Seq
 
 
 def forecast_csv(point: np.ndarray, timestamps: pd.DatetimeIndex | np.ndarray, targets: Sequence[str],
-                 bounds: dict, steps: int) -> bytes:
+                 bounds: dict, steps: int, series: str | None = None, with_header: bool = True) -> bytes:
     """The CSV bytes of :func:`forecast_frame` without building a DataFrame (batch scoring's hot path).
 
     Byte-identical to ``forecast_frame(...).to_csv(index=False, float_format="%.10g")``.
-    ``timestamps``: a DatetimeIndex, or tz-naive datetime64 values.
+    ``timestamps``: a DatetimeIndex, or tz-naive datetime64 values. ``series``: a first column
+    ``input`` holding this value in every row (batch scoring's combined file); ``with_header=False``
+    leaves out the header line.
     """
     ts = timestamps[:steps]
     if isinstance(ts, np.ndarray) or ts.tz is None:
@@ -270,6 +272,11 @@ def forecast_csv(point: np.ndarray, timestamps: pd.DatetimeIndex | np.ndarray, t
         for i in range(len(stamps)):
             lines.append(",".join([stamps[i], *("%.10g" % c[i] if np.isfinite(c[i]) else "" for c in cols),
                                    str(i + 1)]))
+    if series is not None:
+        first = _csv_field(series) + ","
+        lines = ["input," + lines[0]] + [first + line for line in lines[1:]]
+    if not with_header:
+        lines = lines[1:]
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 

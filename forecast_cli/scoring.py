@@ -3,9 +3,10 @@
 The bundle is loaded once. Files are read one by one; the last window of every good file is
 stacked, and each chunk of up to ``batch_size`` windows is predicted by ONE call into the
 network (never one call per file). Each forecast is written to ``OUTDIR/<stem>.forecast.csv``
-under a temporary name and renamed into place; ``summary.json`` lists every input with its
-status, rows read, output and error. A lock file (``OUTDIR/.forecast-score.lock``) keeps a
-second run from writing beside the first.
+under a temporary name and renamed into place, or, with ``combined=True``, all of them to one
+file, ``OUTDIR/combined.forecast.csv``, with the input in a first column; ``summary.json``
+lists every input with its status, rows read, output and error. A lock file
+(``OUTDIR/.forecast-score.lock``) keeps a second run from writing beside the first.
 """
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ import numpy as np
 
 from .errors import DataError, ForecastError, Interrupted
 
-__all__ = ["expand_inputs", "output_names", "score", "LOCK_NAME", "SUMMARY_NAME", "exit_code", "ScoreLock"]
+__all__ = ["expand_inputs", "output_names", "score", "LOCK_NAME", "SUMMARY_NAME", "COMBINED_STEM", "exit_code",
+           "ScoreLock"]
 
 LOCK_NAME = ".forecast-score.lock"
 SUMMARY_NAME = "summary.json"
+COMBINED_STEM = "combined"
 OUTPUT_SUFFIXES = (".forecast.csv", ".forecast.parquet")
 GLOB_CHARS = set("*?[")
 
@@ -207,7 +210,7 @@ def _message(e: BaseException, path) -> str:
 
 def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = None,
           levels: Sequence[float] = (80.0, 95.0), skip_existing: bool = False, batch_size: int = 4096,
-          fmt: str = "csv", on_file: Callable[[dict, int, int], None] | None = None,
+          fmt: str = "csv", combined: bool = False, on_file: Callable[[dict, int, int], None] | None = None,
           on_start: Callable[[int], None] | None = None,
           on_warning: Callable[[str], None] | None = None) -> dict:
     """Score every input with one bundle; write one forecast per input and ``summary.json`` to ``outdir``.
@@ -221,6 +224,8 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         skip_existing: leave inputs whose output already exists alone (status ``skipped``).
         batch_size: windows per network call.
         fmt: ``csv`` or ``parquet``.
+        combined: one output file, ``OUTDIR/combined.forecast.<fmt>``, with every input's forecast
+            and a first column ``input``, written once at the end (not with ``skip_existing``).
         on_file: called as ``on_file(entry, done, total)`` after each input is settled.
         on_start: called with the number of inputs once they are known.
         on_warning: receives warnings (stale lock, frequency mismatch, few residuals).
@@ -242,6 +247,9 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         raise ConfigError(f"--format must be 'csv' or 'parquet'. Got {fmt!r}.")
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be an int >= 1. Got {batch_size}.")
+    if combined and skip_existing:
+        raise ConfigError("--skip-existing resumes one-file-per-input runs; --combined rewrites its one file "
+                          "every run, so give one of them")
     suffix = f".forecast.{fmt}"
     if fmt == "parquet":
         try:
@@ -278,6 +286,8 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
 
     paths, entries_failed = expand_inputs(inputs)
     names = output_names(paths, suffix)
+    combined_path = outdir / f"{COMBINED_STEM}{suffix}" if combined else None
+    parts: list = []  # the combined file's pieces: CSV bytes, or frames for Parquet
     entries: list[dict] = [_entry(p, status="pending") for p in paths]
     total = len(entries) + len(entries_failed)
     summary = {
@@ -322,7 +332,16 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         point = forecaster.predict_windows(np.stack([w for _, _, w, _ in pending]))  # (n, L, C) raw values
         for k, (entry, out_path, _, ts) in enumerate(pending):
             try:
-                if fmt == "csv":
+                if combined:  # kept until every input is done; the entries stay "ok" only if the file is written
+                    if fmt == "csv":
+                        parts.append(forecast_csv(point[k], ts, targets, bounds, steps, series=entry["input"],
+                                                  with_header=not parts))
+                    else:
+                        frame = forecast_frame(point[k], ts, targets, bounds, steps)
+                        frame.insert(0, "input", entry["input"])
+                        parts.append(frame)
+                    out_path = combined_path
+                elif fmt == "csv":
                     write_atomic(out_path, forecast_csv(point[k], ts, targets, bounds, steps))
                 else:
                     with atomic_write(out_path, "wb", durable=False) as fh:
@@ -360,7 +379,23 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
                 if len(pending) >= batch_size:
                     flush(pending)
             flush(pending)
+            if combined and parts:
+                try:
+                    if fmt == "csv":
+                        write_atomic(combined_path, b"".join(parts))
+                    else:
+                        import pandas as pd
+
+                        with atomic_write(combined_path, "wb", durable=False) as fh:
+                            write_frame(pd.concat(parts, ignore_index=True), combined_path, fh)
+                except OSError as e:
+                    raise DataError(f"cannot write {combined_path} ({e.strerror or e}); nothing was written, "
+                                    "free space or fix the permissions and rerun") from None
         except BaseException as e:
+            if combined:  # nothing of the combined file was written
+                for entry in entries:
+                    if entry["status"] == "ok":
+                        entry.update(status="pending", output=None)
             summary["interrupted"] = isinstance(e, (KeyboardInterrupt, Interrupted))
             summary["error"] = _message(e, bundle_path) if not summary["interrupted"] else "interrupted"
             with contextlib.suppress(BaseException):

@@ -131,6 +131,50 @@ def test_one_network_call_per_chunk(aapl_bundle, batch_dir, tmp_path, monkeypatc
     assert calls == [8, 8, 1]
 
 
+def test_combined_file_holds_every_forecast(aapl_bundle, batch_dir, tmp_path):
+    d, good, bad = batch_dir
+    sep = tmp_path / "out"
+    assert invoke("score", aapl_bundle, d, "-o", sep).exit_code == 3
+    out = tmp_path / "comb"
+    r = invoke("score", aapl_bundle, d, "-o", out, "--combined", "--json")
+    assert r.exit_code == 3, r.output
+    assert sorted(p.name for p in out.iterdir()) == ["combined.forecast.csv", "summary.json"]
+    comb = pd.read_csv(out / "combined.forecast.csv")
+    assert list(comb.columns[:3]) == ["input", "timestamp", "Close"] and len(comb) == 17 * 5
+    for p in good:  # the same rows as the one-file-per-input run, with the input in front
+        one = pd.read_csv(sep / f"{p.stem}.forecast.csv")
+        part = comb[comb["input"] == str(p)].drop(columns="input").reset_index(drop=True)
+        pd.testing.assert_frame_equal(part, one)
+    s = json.loads(r.stdout)
+    assert (s["n_ok"], s["n_failed"]) == (17, 3)
+    assert {f["output"] for f in s["files"] if f["status"] == "ok"} == {str(out / "combined.forecast.csv")}
+    # Resuming is for one file per input; with --combined it is refused with exit 2 and one line.
+    r = invoke("score", aapl_bundle, d, "-o", out, "--combined", "--skip-existing")
+    assert r.exit_code == 2 and "--skip-existing resumes one-file-per-input runs" in r.stderr
+
+
+def test_combined_interrupted_marks_nothing_done(aapl_bundle, batch_dir, tmp_path, monkeypatch):
+    from forecast_cli import bundle as bundle_mod
+    from forecast_cli.errors import Interrupted
+
+    real = bundle_mod.write_atomic
+
+    def interrupted(path, data):
+        if Path(path).name == "combined.forecast.csv":
+            raise Interrupted("interrupted")
+        return real(path, data)
+
+    monkeypatch.setattr(bundle_mod, "write_atomic", interrupted)
+    d, _, _ = batch_dir
+    out = tmp_path / "comb"
+    with pytest.raises(Interrupted):
+        scoring.score(aapl_bundle, [str(d)], out, combined=True)
+    s = json.loads((out / "summary.json").read_text())
+    assert s["interrupted"] is True and s["n_ok"] == 0
+    assert {f["status"] for f in s["files"]} == {"pending", "failed"}
+    assert not (out / "combined.forecast.csv").exists()
+
+
 def test_inputs_files_dirs_globs_and_clashing_names(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir(), b.mkdir()

@@ -108,13 +108,16 @@ def run_one(path, mode, horizon, seed, mcfg: ModelConfig, tcfg: TrainConfig, max
            "test_windows": int(len(te)), "train_windows": int(len(tr)),
            "epochs_run": getattr(fc, "epochs_run_", None), "best_epoch": getattr(fc, "best_epoch_", None),
            "val_loss": min(fc.history_.get("val_loss", [float("nan")])),
-           "linear_fit": getattr(fc, "linear_fit_", None), "decision": getattr(fc, "decision_", None)}
+           "linear_fit": getattr(fc, "linear_fit_", None), "decision": getattr(fc, "decision_", None),
+           "linear_val": getattr(fc, "linear_val_", None), "kept": "linear" if fc.residual_scale_ == 0 else "network",
+           "crossfit": getattr(fc, "crossfit_", None)}
     if pred.shape[-1] > 1:  # OT is column 0: its share of the error, comparable with the S rows
         out["ot_mse"], out["ot_mae"] = float(np.mean(err[..., 0] ** 2)), float(np.mean(np.abs(err[..., 0])))
     if verbose:
         print(f"# {mode} H={H} seed={seed}: mse={out['mse']:.4f} mae={out['mae']:.4f} "
               f"naive={out['naive_mse']:.4f} epochs={out['epochs_run']} best={out['best_epoch']} "
-              f"ot={out.get('ot_mse')} lin={out['linear_fit']} decision={out['decision']} {out['seconds']}s val={[round(v, 5) for v in fc.history_.get('val_loss', [])]}", file=sys.stderr, flush=True)
+              f"ot={out.get('ot_mse')} lin={out['linear_fit']} decision={out['decision']} crossfit={out['crossfit']} "
+              f"kept={out['kept']} linear_val={out['linear_val']} {out['seconds']}s val={[round(v, 5) for v in fc.history_.get('val_loss', [])]}", file=sys.stderr, flush=True)
     return out
 
 
@@ -179,6 +182,8 @@ def main(argv=None):
     g.add_argument("--shrink-residual", action=argparse.BooleanOptionalAction, default=None,
                    help="scale the network's part by a factor fitted on the decision windows")
     g.add_argument("--ensemble", type=int, help="residual networks averaged (different seeds)")
+    g.add_argument("--crossfit", type=int, help="train the network on out-of-fold residuals of the closed-form "
+                   "linear path: K contiguous blocks of training windows (0 = off, the preset)")
     g.add_argument("--threads", type=int, help="TensorFlow intra-op threads (0 = TensorFlow's choice)")
     g.add_argument("--train-on", choices=["target", "all"], default="target",
                    help="S mode: 'all' trains one channel-independent model on the train rows of all 7 "
@@ -191,7 +196,7 @@ def main(argv=None):
     if a.no_linear_skip:
         mover["linear_skip"] = False
     tover = {k: getattr(a, k) for k in ("epochs", "batch_size", "patience", "learning_rate",
-                                          "decision_fraction", "shrink_residual", "threads", "ensemble")
+                                          "decision_fraction", "shrink_residual", "threads", "ensemble", "crossfit")
              if getattr(a, k) is not None}
     def tcfg_for(mode):  # S trained on all 7 columns has M's amount of data: M's settings
         return replace(PRESET_TRAIN["M" if a.train_on == "all" else mode], **tover).check()

@@ -196,6 +196,14 @@ class TrainConfig:
         ensemble: number of networks trained (seeds ``seed``, ``seed + 1``, ...) and averaged;
             with ``linear_fit="lstsq"`` they share the one closed-form linear path, so the
             average is that path plus the mean of their residual networks. Defaults to 1.
+        crossfit: with ``linear_fit="lstsq"``: train the network on cross-fitted (out-of-fold)
+            residuals of the linear path instead of its in-sample ones. The training windows are
+            split into this many contiguous blocks in time order; each block's linear forecasts
+            come from a ridge fit (same per-row penalty as the full fit) on the windows outside it,
+            less ``horizon`` origins on each side (no shared target rows). The model is still the
+            full linear path plus the network, so the network's training targets become
+            ``Y + lin_full(x) - lin_oof(x)``; validation, early stopping and the keep-or-drop
+            decision are unchanged. 0 = off (in-sample residuals). Defaults to 0.
     """
 
     epochs: int = 30
@@ -209,6 +217,7 @@ class TrainConfig:
     decision_fraction: float = 0.0
     shrink_residual: bool = False
     ensemble: int = 1
+    crossfit: int = 0
 
     def check(self) -> "TrainConfig":
         if self.epochs < 1:
@@ -227,6 +236,9 @@ class TrainConfig:
             raise ConfigError(f"decision_fraction must be a float in [0, 1). Got {self.decision_fraction}.")
         if isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) or self.ensemble < 1:
             raise ConfigError(f"ensemble must be an int >= 1. Got {self.ensemble!r}.")
+        if (isinstance(self.crossfit, bool) or not isinstance(self.crossfit, int) or self.crossfit < 0
+                or self.crossfit == 1):
+            raise ConfigError(f"crossfit must be 0 (off) or an int >= 2 (number of blocks). Got {self.crossfit!r}.")
         if self.shrink_residual and not self.decision_fraction > 0:
             raise ConfigError("shrink_residual needs decision_fraction > 0 (the factor is fitted on those windows).")
         return self

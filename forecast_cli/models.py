@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 
 from .config import ModelConfig, WindowConfig  # noqa: E402
 
-__all__ = ["build_model", "fit_linear_path", "FusedLSTM", "PeepholeLSTMCell", "SubtractLast", "AddLast", "LastStep", "ChannelsToBatch",
+__all__ = ["build_model", "fit_linear_path", "crossfit_blocks", "crossfit_offsets", "FusedLSTM", "PeepholeLSTMCell", "SubtractLast", "AddLast", "LastStep", "ChannelsToBatch",
            "BatchToChannels", "CUSTOM_OBJECTS"]
 
 
@@ -272,6 +272,24 @@ def _linear_design(series, origins, L, H, n_targets, cfg: ModelConfig, n_feature
     return A, B
 
 
+def _ridge_path(A, B, rels):
+    """Ridge least squares of ``B`` on ``A`` with an unpenalised intercept, for each penalty in
+    ``rels`` (per row of ``A``): yields ``(rel, W, b)``, float64, ``A @ W + b`` the fit."""
+    mx, my = A.mean(axis=0), B.mean(axis=0)
+    Ac = A - mx
+    G = Ac.T @ Ac
+    R = Ac.T @ (B - my)
+    evals, evecs = np.linalg.eigh(G)
+    evals = np.clip(evals, 0.0, None)
+    VR = evecs.T @ R
+    eps = 1e-9 * max(float(evals.max()), 1.0)
+    for rel in rels:
+        alpha = rel * len(A) + eps
+        W = evecs @ (VR / (evals + alpha)[:, None])
+        b = my - mx @ W
+        yield rel, W, b
+
+
 def fit_linear_path(model, window: WindowConfig, cfg: ModelConfig, series: np.ndarray, train_origins,
                     val_origins, n_targets: int) -> dict:
     """Fit the ``linear`` layer of ``model`` in closed form (ridge least squares).
@@ -284,19 +302,8 @@ def fit_linear_path(model, window: WindowConfig, cfg: ModelConfig, series: np.nd
     n_features = series.shape[1]
     A, B = _linear_design(series, train_origins, L, H, n_targets, cfg, n_features)
     Av, Bv = _linear_design(series, val_origins, L, H, n_targets, cfg, n_features)
-    mx, my = A.mean(axis=0), B.mean(axis=0)
-    Ac = A - mx
-    G = Ac.T @ Ac
-    R = Ac.T @ (B - my)
-    evals, evecs = np.linalg.eigh(G)
-    evals = np.clip(evals, 0.0, None)
-    VR = evecs.T @ R
-    eps = 1e-9 * max(float(evals.max()), 1.0)
     best = None
-    for rel in RIDGE_GRID:
-        alpha = rel * len(A) + eps
-        W = evecs @ (VR / (evals + alpha)[:, None])
-        b = my - mx @ W
+    for rel, W, b in _ridge_path(A, B, RIDGE_GRID):
         mse = float(np.mean((Av @ W + b - Bv) ** 2))
         if best is None or mse < best[0]:
             best = (mse, rel, W, b)
@@ -309,3 +316,62 @@ def fit_linear_path(model, window: WindowConfig, cfg: ModelConfig, series: np.nd
         kernel[:], bias[:] = W, b                            # (L*F, H*T), (H*T,)
     layer.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
     return {"alpha": rel, "val_mse": mse, "train_rows": int(len(A))}
+
+
+def crossfit_blocks(origins, folds: int, gap: int):
+    """Cross-fitting folds over sorted window origins: ``folds`` contiguous blocks in time order;
+    for each, ``(held, fit)`` index arrays into ``origins``. ``fit`` holds the origins outside the
+    block at least ``gap`` steps away from it (``o <= first - gap`` or ``o >= last + gap``): with
+    ``gap = horizon``, no fitting window's target rows overlap a held-out window's target rows."""
+    origins = np.asarray(origins)
+    idx = np.arange(len(origins))
+    out = []
+    for held in np.array_split(idx, folds):
+        if len(held) == 0:
+            out.append((held, held))
+            continue
+        lo, hi = origins[held[0]], origins[held[-1]]
+        out.append((held, idx[(origins <= lo - gap) | (origins >= hi + gap)]))
+    return out
+
+
+def crossfit_offsets(window: WindowConfig, cfg: ModelConfig, series: np.ndarray, origins, n_targets: int,
+                     rel: float, folds: int):
+    """``lin_full(x) - lin_oof(x)`` for the windows at ``origins`` (sorted), as ``(n, horizon,
+    n_targets)`` float64 in the model's output units, and a dict of diagnostics.
+
+    ``lin_full`` is the closed-form linear path fitted on all the windows with the ridge penalty
+    ``rel`` per design row (the ``alpha`` :func:`fit_linear_path` chose; the same fit it makes);
+    ``lin_oof`` predicts each of :func:`crossfit_blocks`' blocks from a fit, same per-row penalty,
+    on the windows outside it (a gap of ``horizon`` origins on each side). A network trained on
+    ``Y + offsets`` beside the frozen full path, ``lin_full(x) + net(x)``, learns ``Y - lin_oof(x)``:
+    out-of-sample residuals, like the ones it meets on new windows.
+    """
+    from .errors import DataError
+
+    L, H = window.lookback, window.horizon
+    origins = np.asarray(origins)
+    A, B = _linear_design(series, origins, L, H, n_targets, cfg, series.shape[1])
+    per = len(A) // len(origins)                             # design rows per window (n_targets if CI)
+    ((_, W, b),) = _ridge_path(A, B, (rel,))
+    full = A @ W + b
+    oof = np.empty_like(full)
+    fit_windows = []
+    for held, fit in crossfit_blocks(origins, folds, H):
+        if len(held) == 0 or len(fit) == 0:
+            raise DataError(f"crossfit={folds}: too few training windows ({len(origins)}) for {folds} blocks "
+                            f"with a gap of {H} origins around each; use fewer blocks")
+        rh = (held[:, None] * per + np.arange(per)).ravel()
+        rf = (fit[:, None] * per + np.arange(per)).ravel()
+        ((_, Wk, bk),) = _ridge_path(A[rf], B[rf], (rel,))
+        oof[rh] = A[rh] @ Wk + bk
+        fit_windows.append(int(len(fit)))
+    delta = full - oof
+    n = len(origins)
+    if cfg.channel_independent:
+        delta = delta.reshape(n, per, H).transpose(0, 2, 1)  # rows are (window, column)
+    else:
+        delta = delta.reshape(n, H, n_targets)               # columns are row-major (H, T)
+    info = {"folds": int(folds), "gap": int(H), "fit_windows": fit_windows,
+            "in_sample_mse": float(np.mean((B - full) ** 2)), "oof_mse": float(np.mean((B - oof) ** 2))}
+    return delta, info

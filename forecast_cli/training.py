@@ -25,15 +25,24 @@ XLA_MIN_WORK = 1_000_000
 
 
 def _window_dataset(series, origins, lookback, horizon, n_targets, batch_size, *, shuffle=False,
-                    seed=0, with_targets=True):
+                    seed=0, with_targets=True, targets=None):
     """A ``tf.data`` pipeline that gathers windows from the series batch by batch.
 
     The series is held once; windows are built on the fly with ``tf.gather``, so memory does
-    not grow with the lookback.
+    not grow with the lookback. ``targets``: an ``(n, horizon, n_targets)`` array aligned with
+    ``origins`` to train on instead of the series' own future rows (cross-fitted residuals).
     """
     import tensorflow as tf
 
     s = tf.constant(series, dtype=tf.float32)
+    if targets is not None:
+        ds = tf.data.Dataset.from_tensor_slices((np.asarray(origins, dtype=np.int64),
+                                                 np.asarray(targets, dtype=np.float32)))
+        if shuffle:
+            ds = ds.shuffle(len(origins), seed=seed, reshuffle_each_iteration=True)
+        in_off = tf.range(-lookback + 1, 1, dtype=tf.int64)
+        return ds.batch(batch_size).map(lambda o, y: (tf.gather(s, o[:, None] + in_off[None, :]), y),
+                                        num_parallel_calls=1, deterministic=True).prefetch(2)
     ds = tf.data.Dataset.from_tensor_slices(np.asarray(origins, dtype=np.int64))
     if shuffle:
         ds = ds.shuffle(len(origins), seed=seed, reshuffle_each_iteration=True)
@@ -101,6 +110,8 @@ class NeuralForecaster:
             n_val = max(1, int(round(len(origins) * self.train_cfg.val_fraction)))
             tr, va = origins[:-n_val], origins[-n_val:]
         lstsq = self.model_cfg.linear_skip and self.model_cfg.linear_fit == "lstsq"
+        if self.train_cfg.crossfit and not lstsq:
+            raise ConfigError("crossfit needs the closed-form linear path (linear_fit='lstsq' with the linear skip).")
         va_fit, va_stop, va_decide = va, va, None  # ridge penalty, early stopping, keep-or-drop
         if lstsq and self.train_cfg.decision_fraction > 0:
             va_stop, va_decide = _nested_split(va, self.train_cfg.decision_fraction, H)
@@ -124,6 +135,15 @@ class NeuralForecaster:
             self.linear_fit_ = fit_linear_path(nets[0], self.window, self.model_cfg, scaled, tr, va_fit, T)
             for net in nets[1:]:  # one closed-form linear path, shared by every member
                 net.get_layer("linear").set_weights(nets[0].get_layer("linear").get_weights())
+        train_targets = None
+        if lstsq and self.train_cfg.crossfit:
+            from .models import crossfit_offsets
+            from .windows import gather
+
+            offsets, self.crossfit_ = crossfit_offsets(self.window, self.model_cfg, scaled, tr, T,
+                                                       self.linear_fit_["alpha"], self.train_cfg.crossfit)
+            _, y_tr = gather(scaled, tr, L, H, T, dtype=np.float64)
+            train_targets = (y_tr + offsets).astype(np.float32)  # the network learns Y - lin_oof
         if K > 1:  # the members' forecasts averaged: the linear path plus the mean of the residual networks
             inp = keras.Input((L, values.shape[1]), name="window")
             out = keras.layers.Average(name="ensemble_mean")([net(inp) for net in nets])
@@ -136,6 +156,7 @@ class NeuralForecaster:
             # the model now starts as the fitted linear map: keep it if no epoch beats it
             start_weights = self.model_.get_weights()
             start_val = float(self.model_.evaluate(ds_va, verbose=0))
+        self.linear_val_ = start_val  # the linear path alone on the early-stopping windows (None without lstsq)
         histories = []
         for k, net in enumerate(nets):
             callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.train_cfg.patience,
@@ -151,7 +172,11 @@ class NeuralForecaster:
             callbacks.extend(extra_callbacks)
             if k:
                 runtime.seed_everything(self.train_cfg.seed + k)
-            ds_tr = _window_dataset(scaled, tr, L, H, T, bs, shuffle=True, seed=self.train_cfg.seed + k)
+            if train_targets is None:
+                ds_tr = _window_dataset(scaled, tr, L, H, T, bs, shuffle=True, seed=self.train_cfg.seed + k)
+            else:
+                ds_tr = _window_dataset(scaled, tr, L, H, T, bs, shuffle=True, seed=self.train_cfg.seed + k,
+                                        targets=train_targets)
             hist = net.fit(ds_tr, validation_data=ds_va, epochs=self.train_cfg.epochs,
                            callbacks=callbacks, shuffle=False, verbose=0)  # tf.data shuffles
             histories.append({k_: [float(v) for v in vs] for k_, vs in hist.history.items()})

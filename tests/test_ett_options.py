@@ -1,5 +1,6 @@
 """The ETT-preset options of the trainer: nested validation (``decision_fraction``), shrinking the
-network's part (``shrink_residual``) and averaging residual networks (``ensemble``)."""
+network's part (``shrink_residual``), averaging residual networks (``ensemble``) and training the
+network on cross-fitted residuals of the closed-form linear path (``crossfit``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -135,3 +136,147 @@ def test_ensemble_shares_the_linear_path_and_round_trips(tmp_path):
     fc.model_.save(path)
     back = keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS, compile=False, safe_mode=True)
     np.testing.assert_allclose(back.predict(X, verbose=0), fc.model_.predict(X, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+# -- cross-fitted residuals (crossfit) ---------------------------------------------------------
+
+def _ridge(A, B, rel):
+    """Ridge with an unpenalised intercept, penalty ``rel`` per row, by the normal equations."""
+    mx, my = A.mean(axis=0), B.mean(axis=0)
+    Ac = A - mx
+    W = np.linalg.solve(Ac.T @ Ac + rel * len(A) * np.eye(A.shape[1]), Ac.T @ (B - my))
+    return W, my - mx @ W
+
+
+def _expected_targets(scaled, tr, rel, folds, ci, T):
+    """Y + lin_full(x) - lin_oof(x), written out independently of the library."""
+    X, Y = gather(scaled, tr, L, H, T, dtype=np.float64)
+    last = X[:, -1:, :]
+    dX, dY = X - last, Y - last[:, :, :T]
+    n = len(tr)
+
+    def design(rows):  # per window in ``rows``: its design rows, and the forecasts back as (n, H, T)
+        if ci:
+            return (np.concatenate([dX[rows, :, c] for c in range(T)]),
+                    np.concatenate([dY[rows, :, c] for c in range(T)]))
+        return dX[rows].reshape(len(rows), -1), dY[rows].reshape(len(rows), -1)
+
+    def back(P, m):
+        return np.stack(np.split(P, T), axis=-1) if ci else P.reshape(m, H, T)
+
+    allw = np.arange(n)
+    W, b = _ridge(*design(allw), rel)
+    full = back(design(allw)[0] @ W + b, n)
+    oof = np.full_like(full, np.nan)
+    sizes = [n // folds + (k < n % folds) for k in range(folds)]  # contiguous, the bigger blocks first
+    start = 0
+    for size in sizes:
+        held = allw[start:start + size]
+        start += size
+        lo, hi = tr[held[0]], tr[held[-1]]
+        keep = np.array([i for i in allw if tr[i] + H <= lo or tr[i] >= hi + H])  # no shared target rows
+        Wk, bk = _ridge(*design(keep), rel)
+        oof[held] = back(design(held)[0] @ Wk + bk, len(held))
+    assert not np.isnan(oof).any()
+    return Y + full - oof, full + last[:, :, :T]
+
+
+def test_crossfit_config_checks():
+    for bad in (1, -1, True, 2.5, "5"):
+        with pytest.raises(ConfigError, match="crossfit"):
+            TrainConfig(crossfit=bad).check()
+    TrainConfig(crossfit=0).check()
+    TrainConfig(crossfit=5).check()
+    v = _series()
+    tr, va = _origins(len(v))
+    adam = ModelConfig(units=4, layers=1, dropout=0.0, patch=4, linear_fit="adam")
+    with pytest.raises(ConfigError, match="crossfit needs the closed-form linear path"):
+        NeuralForecaster(WindowConfig(L, H), adam, TrainConfig(**FAST, crossfit=5), 1).fit(v, tr, val_origins=va)
+
+
+def test_crossfit_blocks_leave_a_gap_of_horizon_origins():
+    from forecast_cli.models import crossfit_blocks
+
+    o = np.arange(10, 110)
+    blocks = crossfit_blocks(o, 5, gap=4)
+    assert [o[h].tolist() for h, _ in blocks] == [list(range(10 + 20 * k, 30 + 20 * k)) for k in range(5)]
+    held, fit = blocks[2]                     # origins 50..69
+    assert o[fit].tolist() == list(range(10, 47)) + list(range(73, 110))
+    held, fit = blocks[0]
+    assert o[fit].tolist() == list(range(33, 110))
+    # origins with a hole (a skipped gap in the data): blocks by position, the gap by origin value
+    o2 = np.r_[np.arange(0, 50), np.arange(60, 110)]
+    held, fit = crossfit_blocks(o2, 2, gap=5)[0]
+    assert o2[held].tolist() == list(range(50)) and o2[fit].tolist() == list(range(60, 110))
+    with pytest.raises(Exception, match="too few training windows"):
+        from forecast_cli.models import crossfit_offsets
+        crossfit_offsets(WindowConfig(L, H), LSTSQ, _series(), np.arange(L - 1, L + 2), 1, 0.1, 5)
+
+
+@pytest.mark.parametrize("ci", [False, True])
+def test_crossfit_trains_on_out_of_fold_residuals(monkeypatch, ci):
+    """The network's training targets are Y - lin_oof + lin_full (checked against an independent
+    ridge on a seeded 2-column series), the full linear path is the model's frozen one, and the
+    validation windows still carry the series' own targets."""
+    from forecast_cli import training
+
+    seen = []
+    real = training._window_dataset
+
+    def spy(*args, **kwargs):
+        seen.append((np.asarray(args[1]).copy(), kwargs.get("shuffle", False), kwargs.get("targets")))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "_window_dataset", spy)
+    v = np.c_[_series(seed=3), 0.5 * _series(seed=4) + 0.2 * _series(seed=3)]
+    tr, va = _origins(len(v))
+    mc = ModelConfig(units=4, layers=1, dropout=0.0, patch=4, linear_fit="lstsq", channel_independent=ci)
+    fc = NeuralForecaster(WindowConfig(L, H), mc, TrainConfig(**FAST, crossfit=5), 2).fit(v, tr, val_origins=va)
+    train_calls = [s for s in seen if s[1]]
+    assert len(train_calls) == 1 and all(s[2] is None for s in seen if not s[1])  # validation untouched
+    origins, _, targets = train_calls[0]
+    np.testing.assert_array_equal(origins, tr)
+    scaled = fc.scaler_.transform(v).astype(np.float32)
+    want, lin_full = _expected_targets(scaled, tr, fc.linear_fit_["alpha"], 5, ci, 2)
+    _, Y = gather(scaled, tr, L, H, 2, dtype=np.float64)
+    assert targets.shape == (len(tr), H, 2) and targets.dtype == np.float32
+    assert np.abs(want - Y).max() > 1e-2                 # the adjustment is not negligible here
+    np.testing.assert_allclose(targets, want, rtol=0, atol=2e-5)
+    # lin_full is the linear path the model holds: the model with its head zeroed predicts it
+    from forecast_cli.training import _heads
+
+    for head in _heads(fc.model_):
+        head.set_weights([np.zeros_like(w) for w in head.get_weights()])
+    X = gather(scaled, tr, L, H, 2, dtype=np.float32)[0]
+    np.testing.assert_allclose(fc.model_.predict(X, verbose=0), lin_full, rtol=0, atol=2e-5)
+    info = fc.crossfit_
+    assert info["folds"] == 5 and info["gap"] == H and len(info["fit_windows"]) == 5
+    assert info["oof_mse"] > info["in_sample_mse"]       # out-of-fold residuals are the larger ones
+
+
+def test_crossfit_off_is_the_previous_behaviour(monkeypatch):
+    """crossfit=0 (the default) trains on the series' own targets through the origin pipeline, with
+    the figures the trainer gave before the option existed; crossfit=5 changes them."""
+    from forecast_cli import training
+
+    seen = []
+    real = training._window_dataset
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("targets"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "_window_dataset", spy)
+    v = _series()
+    tr, va = _origins(len(v))
+    tc = dict(epochs=3, batch_size=64, patience=2, learning_rate=1e-2)
+    fc0 = NeuralForecaster(WindowConfig(L, H), LSTSQ, TrainConfig(**tc), 1).fit(v, tr, val_origins=va)
+    assert all(t is None for t in seen) and not hasattr(fc0, "crossfit_")
+    # recorded with the trainer before crossfit was added (same seed, same settings)
+    assert fc0.history_["loss"] == pytest.approx([0.23220038414001465, 0.23099678754806519, 0.23077736794948578],
+                                                 rel=1e-5)
+    assert fc0.history_["val_loss"] == pytest.approx([0.19855092465877533, 0.19843578338623047,
+                                                      0.1984129101037979], rel=1e-5)
+    fc5 = NeuralForecaster(WindowConfig(L, H), LSTSQ, TrainConfig(**tc, crossfit=5), 1).fit(v, tr, val_origins=va)
+    assert fc5.history_["loss"][0] > fc0.history_["loss"][0]  # out-of-fold residuals are larger
+    assert not np.array_equal(fc5.predict(v, va), fc0.predict(v, va))

@@ -2,6 +2,7 @@
 
     python benchmarks/ett.py [--data PATH] [--mode S|M] [--horizon 96] [--seed 0]
     python benchmarks/ett.py --all [--seeds 0,1,2]
+    python benchmarks/ett.py --mode S --horizon 336 --seeds 0,1,2 --select backtest
 
 Protocol (Informer / LTSF-Linear / PatchTST, class Dataset_ETT_hour): rows [0, 8640) train,
 [8640, 11520) validation, [11520, 14400) test; windows may reach back ``lookback`` rows into the
@@ -14,6 +15,17 @@ any part with the options); early stopping watches the protocol's validation win
 Prints a table beside the naive forecast and the published rows, then, as the last stdout line,
 one JSON object: ``{"mode", "horizon", "seed", "mse", "mae", "naive_mse", "seconds", ...}``
 (with ``--all``: ``{"rows": [...], "summary": [...]}``).
+
+``--select backtest`` (off by default): before the final fit, decide between the linear path alone
+and linear + network by a rolling-origin backtest over rows before the test split. For each fold
+origin ``a`` in :data:`BACKTEST_ANCHORS` the preset is fitted (same seed) on train rows [0, a) with
+early stopping / ridge penalty on V = [a, a+1440), and both the linear path alone and the fitted
+model (after its own fallback) are scored on D = [a+1440, a+2880), which neither sees. The network
+is kept in the final model (fitted on the standard split) only if its mean D MSE over the folds is
+below the linear path's; otherwise the final model is the linear path alone (the same fit with its
+network head zeroed). The series stays z-normalised with the fixed train-row [0, 8640) statistics
+(so every D MSE is in the test metric's units); the model's own scaler is refitted on each fold's
+training rows, so no fold's fit sees rows at or after its V block.
 """
 from __future__ import annotations
 
@@ -50,6 +62,11 @@ PUBLISHED = {
 }
 TABLE = [("S", 96), ("S", 192), ("S", 336), ("S", 720), ("M", 96)]
 
+# --select backtest: fold origins and the length of each fold's V and D blocks (rows), fixed in
+# advance; every fold ends at or before VAL_END, so the test rows are never touched.
+BACKTEST_ANCHORS = (5760, 7200, 8640)
+BACKTEST_BLOCK = 1440
+
 # The ETT preset: a closed-form (ridge) NLinear path with an LSTM over 16-step patches trained on
 # its residual; channel-independent in M mode.
 PRESET_MODEL = ModelConfig(model="lstm", units=64, layers=1, dropout=0.1, norm="last", linear_skip=True,
@@ -76,8 +93,86 @@ def splits(values, L, H):
     return tr, va, te
 
 
+def backtest_folds(anchors=BACKTEST_ANCHORS, block=BACKTEST_BLOCK, limit=VAL_END):
+    """The backtest folds as row ranges: train [0, a), V [a, a+block), D [a+block, a+2*block)."""
+    folds = []
+    for a in anchors:
+        f = {"anchor": int(a), "train": (0, int(a)), "val": (int(a), int(a + block)),
+             "decide": (int(a + block), int(a + 2 * block))}
+        if f["decide"][1] > limit:
+            raise ValueError(f"backtest fold at {a} reaches row {f['decide'][1]} > {limit} (the test rows)")
+        folds.append(f)
+    return folds
+
+
+def fold_origins(values, L, H, fold):
+    """Training, early-stopping and decision origins of one fold; inputs may reach back ``L`` rows
+    into the previous block (as in the main protocol), targets stay inside their own block."""
+    tr = valid_origins(values, L, H, start=fold["train"][0], stop=fold["train"][1])
+    va = valid_origins(values, L, H, start=fold["val"][0] - L, stop=fold["val"][1])
+    de = valid_origins(values, L, H, start=fold["decide"][0] - L, stop=fold["decide"][1])
+    return tr, va, de
+
+
+def backtest_decision(linear_mses, model_mses):
+    """``"network"`` if the fitted model's mean decision-block MSE is below the linear path's, else
+    ``"linear"`` (ties keep the linear path)."""
+    if len(linear_mses) != len(model_mses) or not len(linear_mses):
+        raise ValueError("need one linear and one model MSE per fold")
+    return "network" if float(np.mean(model_mses)) < float(np.mean(linear_mses)) else "linear"
+
+
+def _linear_only(fc):
+    """Zero the network heads in place: the model then predicts its closed-form linear path alone
+    (the heads are linear and zero-initialised, the linear path frozen)."""
+    from forecast_cli.training import _heads
+
+    for head in _heads(fc.model_):
+        head.set_weights([np.zeros_like(w) for w in head.get_weights()])
+
+
+def _scored_err(fc, values, origins, L, H, T, n_scored):
+    pred = fc.predict(values, origins)
+    _, Y = gather(values, origins, L, H, T, dtype=np.float64)
+    err = (pred - Y)[..., :n_scored]
+    return err
+
+
+def run_backtest(values, L, H, T, n_scored, seed, mcfg, tcfg, verbose=True):
+    """The folds of ``--select backtest``: per fold the D-block MSE of the linear path alone and of
+    the fitted model (after its fallback), and the decision."""
+    from forecast_cli.training import NeuralForecaster
+
+    folds = []
+    for f in backtest_folds():
+        t0 = time.perf_counter()
+        tr, va, de = fold_origins(values, L, H, f)
+        assert de[-1] + H < VAL_END and tr[-1] + H < f["val"][0] and va[-1] + H < f["decide"][0]
+        fc = NeuralForecaster(WindowConfig(L, H), mcfg, replace(tcfg, seed=seed), n_targets=T)
+        fc.fit(values, tr, val_origins=va)
+        model_mse = float(np.mean(_scored_err(fc, values, de, L, H, T, n_scored) ** 2))
+        kept = "linear" if fc.residual_scale_ == 0 else "network"
+        _linear_only(fc)
+        linear_mse = float(np.mean(_scored_err(fc, values, de, L, H, T, n_scored) ** 2))
+        rec = {"anchor": f["anchor"], "train": f["train"], "val": f["val"], "decide": f["decide"],
+               "train_windows": int(len(tr)), "val_windows": int(len(va)), "decide_windows": int(len(de)),
+               "linear_mse": linear_mse, "model_mse": model_mse, "kept": kept, "best_epoch": fc.best_epoch_,
+               "seconds": round(time.perf_counter() - t0, 1)}
+        folds.append(rec)
+        if verbose:
+            print(f"#   fold a={f['anchor']}: train {f['train']} V {f['val']} D {f['decide']} "
+                  f"({len(tr)}/{len(va)}/{len(de)} windows): D mse linear={linear_mse:.5f} model={model_mse:.5f} "
+                  f"fallback kept={kept} best={fc.best_epoch_} {rec['seconds']}s", file=sys.stderr, flush=True)
+    decision = backtest_decision([r["linear_mse"] for r in folds], [r["model_mse"] for r in folds])
+    if verbose:
+        print(f"#   backtest: mean D mse linear={np.mean([r['linear_mse'] for r in folds]):.5f} "
+              f"model={np.mean([r['model_mse'] for r in folds]):.5f} -> decision: {decision}",
+              file=sys.stderr, flush=True)
+    return folds, decision
+
+
 def run_one(path, mode, horizon, seed, mcfg: ModelConfig, tcfg: TrainConfig, max_train=0, verbose=True,
-            train_on="target"):
+            train_on="target", select="none"):
     """One fit and test. ``train_on="all"`` in S mode trains a channel-independent model on the
     train rows of all 7 columns and scores its OT forecasts (each made from OT's history alone)."""
     from forecast_cli.training import NeuralForecaster
@@ -94,11 +189,26 @@ def run_one(path, mode, horizon, seed, mcfg: ModelConfig, tcfg: TrainConfig, max
     assert len(te) == (TEST_END - VAL_END) - H + 1, len(te)
     if max_train and len(tr) > max_train:  # exploring: an evenly spaced subsample
         tr = tr[np.linspace(0, len(tr) - 1, max_train).round().astype(int)]
+    backtest = None
+    if select == "backtest":
+        if max_train:
+            raise SystemExit("--select backtest does not combine with --max-train-windows")
+        folds, decision = run_backtest(values, L, H, T, n_scored, seed, mcfg, tcfg, verbose)
     fc = NeuralForecaster(WindowConfig(L, H), mcfg, replace(tcfg, seed=seed), n_targets=T)
     fc.fit(values, tr, val_origins=va)
     pred = fc.predict(values, te)
     _, Y = gather(values, te, L, H, T, dtype=np.float64)
     err = (pred - Y)[..., :n_scored]
+    if select == "backtest":
+        kept_final = "linear" if fc.residual_scale_ == 0 else "network"
+        preset_err = err
+        _linear_only(fc)
+        lin_err = (fc.predict(values, te) - Y)[..., :n_scored]
+        err = preset_err if decision == "network" else lin_err
+        backtest = {"folds": folds, "decision": decision, "final_fallback_kept": kept_final,
+                    "final_model": "linear" if decision == "linear" or kept_final == "linear" else "network",
+                    "preset_test_mse": float(np.mean(preset_err ** 2)),
+                    "linear_test_mse": float(np.mean(lin_err ** 2))}
     last = values[te, :T][:, None, :]
     naive = (last - Y)[..., :n_scored]
     out = {"mode": mode, "horizon": H, "seed": seed, "train_on": "all" if glob or mode == "M" else "target",
@@ -111,6 +221,8 @@ def run_one(path, mode, horizon, seed, mcfg: ModelConfig, tcfg: TrainConfig, max
            "linear_fit": getattr(fc, "linear_fit_", None), "decision": getattr(fc, "decision_", None),
            "linear_val": getattr(fc, "linear_val_", None), "kept": "linear" if fc.residual_scale_ == 0 else "network",
            "crossfit": getattr(fc, "crossfit_", None)}
+    if backtest is not None:
+        out["backtest"] = backtest
     if pred.shape[-1] > 1:  # OT is column 0: its share of the error, comparable with the S rows
         out["ot_mse"], out["ot_mae"] = float(np.mean(err[..., 0] ** 2)), float(np.mean(np.abs(err[..., 0])))
     if verbose:
@@ -118,6 +230,10 @@ def run_one(path, mode, horizon, seed, mcfg: ModelConfig, tcfg: TrainConfig, max
               f"naive={out['naive_mse']:.4f} epochs={out['epochs_run']} best={out['best_epoch']} "
               f"ot={out.get('ot_mse')} lin={out['linear_fit']} decision={out['decision']} crossfit={out['crossfit']} "
               f"kept={out['kept']} linear_val={out['linear_val']} {out['seconds']}s val={[round(v, 5) for v in fc.history_.get('val_loss', [])]}", file=sys.stderr, flush=True)
+        if backtest is not None:
+            print(f"#   backtest decision={backtest['decision']} final model={backtest['final_model']} "
+                  f"test mse={out['mse']:.4f} (preset fit {backtest['preset_test_mse']:.4f}, "
+                  f"linear path alone {backtest['linear_test_mse']:.4f})", file=sys.stderr, flush=True)
     return out
 
 
@@ -189,6 +305,10 @@ def main(argv=None):
                    help="S mode: 'all' trains one channel-independent model on the train rows of all 7 "
                         "columns; it still forecasts OT from OT's history alone (not the S protocol)")
     g.add_argument("--max-train-windows", type=int, default=0, help="exploring: subsample training windows")
+    ap.add_argument("--select", choices=["none", "backtest"], default="none",
+                    help="backtest: keep the network only if it beats the linear path alone on the mean MSE "
+                         f"of decision blocks of rolling-origin folds at {list(BACKTEST_ANCHORS)} (rows before "
+                         f"{VAL_END} only); none = the preset's own fallback (default)")
     a = ap.parse_args(argv)
 
     mover = {k: getattr(a, k) for k in ("model", "units", "layers", "dropout", "norm", "patch", "linear_fit")
@@ -209,6 +329,8 @@ def main(argv=None):
     jobs = TABLE if a.all else [(a.mode, a.horizon)]
     print(f"# ETTh1 {a.data}  lookback={LOOKBACK}  train=[0,{TRAIN_END}) val=[{TRAIN_END},{VAL_END}) "
           f"test=[{VAL_END},{TEST_END})", flush=True)
+    if a.select == "backtest":
+        print(f"# select: backtest, folds {backtest_folds()}", flush=True)
     print(f"# model: {mcfg_for('S')}  (channel_independent in M: {not a.no_channel_independent})", flush=True)
     for m in sorted({j[0] for j in jobs}):
         print(f"# train {m}: {tcfg_for(m)}", flush=True)
@@ -216,7 +338,7 @@ def main(argv=None):
     for mode, H in jobs:
         for s in seeds:
             rows.append(run_one(a.data, mode, H, s, mcfg_for(mode), tcfg_for(mode), a.max_train_windows,
-                                train_on=a.train_on))
+                                train_on=a.train_on, select=a.select))
     print_table(rows)
     if len(rows) == 1:
         print(json.dumps(rows[0]))

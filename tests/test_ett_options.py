@@ -280,3 +280,65 @@ def test_crossfit_off_is_the_previous_behaviour(monkeypatch):
     fc5 = NeuralForecaster(WindowConfig(L, H), LSTSQ, TrainConfig(**tc, crossfit=5), 1).fit(v, tr, val_origins=va)
     assert fc5.history_["loss"][0] > fc0.history_["loss"][0]  # out-of-fold residuals are larger
     assert not np.array_equal(fc5.predict(v, va), fc0.predict(v, va))
+
+
+# -- benchmarks/ett.py --select backtest: fold arithmetic and the decision -----------------------
+
+def _ett():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "ett.py"
+    spec = importlib.util.spec_from_file_location("ett_bench", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_backtest_folds_stay_before_the_test_rows():
+    ett = _ett()
+    folds = ett.backtest_folds()
+    assert [f["anchor"] for f in folds] == [5760, 7200, 8640]
+    assert folds[-1]["decide"] == (10080, 11520)
+    values = np.zeros((ett.TEST_END, 1))
+    for H in (96, 192, 336, 720):
+        for f in folds:
+            a = f["anchor"]
+            assert f["train"] == (0, a) and f["val"] == (a, a + 1440) and f["decide"] == (a + 1440, a + 2880)
+            tr, va, de = ett.fold_origins(values, ett.LOOKBACK, H, f)
+            # every target row of a block stays inside it, and no window touches the test rows
+            assert tr[0] - ett.LOOKBACK + 1 == 0 and tr[-1] + H == a - 1
+            assert va[0] + 1 == a and va[-1] + H == a + 1439
+            assert de[0] + 1 == a + 1440 and de[-1] + H == a + 2879 < ett.VAL_END
+            assert len(de) == 1440 - H + 1
+    with pytest.raises(ValueError, match="test rows"):
+        ett.backtest_folds(anchors=(8641,))
+
+
+def test_backtest_decision_compares_fold_means():
+    ett = _ett()
+    assert ett.backtest_decision([0.10, 0.10, 0.10], [0.09, 0.11, 0.095]) == "network"  # mean 0.0983
+    assert ett.backtest_decision([0.10, 0.10, 0.10], [0.08, 0.13, 0.10]) == "linear"   # mean 0.1033
+    assert ett.backtest_decision([0.1, 0.2], [0.1, 0.2]) == "linear"                    # a tie keeps linear
+    with pytest.raises(ValueError):
+        ett.backtest_decision([0.1], [0.1, 0.2])
+
+
+def test_linear_only_zeroes_the_network():
+    """The helper behind 'the linear path alone': zeroing the heads of a fitted preset-style model
+    gives the frozen closed-form path, the same forecasts as the fallback's starting point."""
+    ett = _ett()
+    v = _series()
+    tr, va = _origins(len(v))
+    tc = TrainConfig(**FAST, learning_rate=1e-2)
+    fc = NeuralForecaster(WindowConfig(L, H), LSTSQ, tc, 1).fit(v, tr, val_origins=va)
+    fc0 = NeuralForecaster(WindowConfig(L, H), LSTSQ, _network_off(tc), 1).fit(v, tr, val_origins=va)
+    ett._linear_only(fc)
+    np.testing.assert_allclose(fc.predict(v, va), fc0.predict(v, va), rtol=0, atol=1e-5)
+
+
+def _network_off(tc):
+    """The same fit with the network forced off: the linear path alone, the fallback's start."""
+    from dataclasses import replace
+
+    return replace(tc, epochs=1, learning_rate=1e-12)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 import numpy as np
 import pandas as pd
@@ -175,7 +175,7 @@ def last_window(ds, lookback: int) -> np.ndarray:
     return np.asarray(win, dtype=np.float64)
 
 
-def _too_short(n: int, rows_read: int, lookback: int, source: str):
+def _too_short(n: int, rows_read: int, lookback: int, source: str) -> NoReturn:
     read = f" ({rows_read} read, gaps filled)" if rows_read and rows_read != n else ""
     raise DataError(f"too short: {n} rows{read}, fewer than the {lookback} rows (lookback) the model "
                     "needs to forecast from; give a longer series", path=source)
@@ -184,11 +184,10 @@ def _too_short(n: int, rows_read: int, lookback: int, source: str):
 def input_tail(source, manifest: dict, cfg, lookback: int, steps: int) -> tuple[int, np.ndarray, np.ndarray]:
     """``(rows_read, last_window, future_timestamps)`` of one input: all that scoring needs of a file.
 
-    The timestamps are a :class:`pandas.DatetimeIndex`, or datetime64[ns] values for a clean file.
-
     A clean file (see :func:`forecast_cli.data.read_fast`) is read into arrays only, with no
-    DataFrame; anything else goes through :func:`load_input`, :func:`last_window` and
-    :func:`future_timestamps`, with the same results and errors.
+    DataFrame, and its timestamps come as datetime64[ns] values; anything else goes through
+    :func:`load_input`, :func:`last_window` and :func:`future_timestamps` (a DatetimeIndex), with
+    the same results and errors.
     """
     from . import data as _data
 

@@ -3,6 +3,7 @@
     python benchmarks/ett.py [--data PATH] [--mode S|M] [--horizon 96] [--seed 0]
     python benchmarks/ett.py --all [--seeds 0,1,2]
     python benchmarks/ett.py --mode S --horizon 336 --seeds 0,1,2 --select backtest
+    python benchmarks/ett.py --mode S --horizon 336 --seeds 0,1,2 --net-scale std
 
 Protocol (Informer / LTSF-Linear / PatchTST, class Dataset_ETT_hour): rows [0, 8640) train,
 [8640, 11520) validation, [11520, 14400) test; windows may reach back ``lookback`` rows into the
@@ -26,6 +27,10 @@ below the linear path's; otherwise the final model is the linear path alone (the
 network head zeroed). The series stays z-normalised with the fixed train-row [0, 8640) statistics
 (so every D MSE is in the test metric's units); the model's own scaler is refitted on each fold's
 training rows, so no fold's fit sees rows at or after its V block.
+
+``--net-scale std`` (default ``none``, the preset): the network branch is scale-free, as in RevIN:
+its input (the last-value-normalised window) is divided by the window's std over the lookback and
+its head's output multiplied by it before the frozen linear path is added (``ModelConfig.net_scale``).
 """
 from __future__ import annotations
 
@@ -287,6 +292,10 @@ def main(argv=None):
     g.add_argument("--no-linear-skip", action="store_true")
     g.add_argument("--patch", type=int)
     g.add_argument("--linear-fit", choices=["adam", "lstsq"])
+    g.add_argument("--net-scale", choices=["none", "std"],
+                   help="std: the network branch sees the window divided by its std over the lookback and its "
+                        "output is multiplied back (scale-free residual; the linear path unchanged); "
+                        "none = the preset")
     g.add_argument("--no-channel-independent", action="store_true",
                    help="M mode: one network over the 7 columns together")
     g.add_argument("--epochs", type=int)
@@ -311,7 +320,8 @@ def main(argv=None):
                          f"{VAL_END} only); none = the preset's own fallback (default)")
     a = ap.parse_args(argv)
 
-    mover = {k: getattr(a, k) for k in ("model", "units", "layers", "dropout", "norm", "patch", "linear_fit")
+    mover = {k: getattr(a, k) for k in ("model", "units", "layers", "dropout", "norm", "patch", "linear_fit",
+                                        "net_scale")
              if getattr(a, k) is not None}
     if a.no_linear_skip:
         mover["linear_skip"] = False

@@ -91,6 +91,7 @@ class WindowConfig:
 MODEL_FAMILIES = ("lstm", "gru", "attention", "peephole")
 NORMS = ("last", "none")
 LINEAR_FITS = ("adam", "lstsq")
+NET_SCALES = ("none", "std")
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,11 @@ class ModelConfig:
             ``lstsq`` fits it first in closed form (ridge least squares, penalty chosen on the
             validation windows), freezes it and trains the network on what it leaves.
             Defaults to ``adam``.
+        net_scale: ``std`` makes the recurrent branch scale-free (as RevIN does): its input window
+            (after ``norm``, per column) is divided by that window's standard deviation over the
+            lookback (plus 1e-5) and its head's output multiplied by the same value before the
+            linear path is added; the linear path is unchanged. ``none`` = no scaling.
+            Defaults to ``none``.
     """
 
     model: str = "lstm"
@@ -135,6 +141,7 @@ class ModelConfig:
     patch: int = 0
     channel_independent: bool = False
     linear_fit: str = "adam"
+    net_scale: str = "none"
 
     def check(self) -> "ModelConfig":
         if self.model not in MODEL_FAMILIES:
@@ -152,6 +159,8 @@ class ModelConfig:
             raise ConfigError(f"--patch must be an int >= 0. Got {self.patch!r}.")
         if self.linear_fit not in LINEAR_FITS:
             raise ConfigError(f"--linear-fit must be one of {', '.join(LINEAR_FITS)}. Got {self.linear_fit!r}.")
+        if self.net_scale not in NET_SCALES:
+            raise ConfigError(f"--net-scale must be one of {', '.join(NET_SCALES)}. Got {self.net_scale!r}.")
         if self.linear_fit == "lstsq" and not self.linear_skip:
             raise ConfigError("--linear-fit lstsq needs the linear path: drop --no-linear-skip.")
         return self

@@ -12,10 +12,11 @@ keras = import_keras()
 from keras import layers, ops  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .config import ModelConfig, WindowConfig  # noqa: E402
+from .config import NET_SCALES, ModelConfig, WindowConfig  # noqa: E402
+from .errors import ConfigError  # noqa: E402
 
 __all__ = ["build_model", "fit_linear_path", "crossfit_blocks", "crossfit_offsets", "FusedLSTM", "PeepholeLSTMCell", "SubtractLast", "AddLast", "LastStep", "ChannelsToBatch",
-           "BatchToChannels", "CUSTOM_OBJECTS"]
+           "BatchToChannels", "DivideByWindowStd", "MultiplyByWindowStd", "CUSTOM_OBJECTS"]
 
 
 @keras.saving.register_keras_serializable(package="forecast_cli")
@@ -83,6 +84,49 @@ class BatchToChannels(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "n_channels": self.n_channels, "n_targets": self.n_targets}
+
+
+def _window_std(x, eps):
+    """Per-row, per-column standard deviation of ``(batch, time, C)`` over time (ddof=0), plus ``eps``:
+    ``(batch, 1, C)``."""
+    return ops.std(x, axis=1, keepdims=True) + eps
+
+
+@keras.saving.register_keras_serializable(package="forecast_cli")
+class DivideByWindowStd(layers.Layer):
+    """Divide each window ``(batch, time, C)`` by its own standard deviation over time, per column,
+    plus ``eps``: the network branch of ``net_scale="std"`` sees scale-free inputs (RevIN's
+    scaling, without its centring: the window is already relative to its last value)."""
+
+    def __init__(self, eps: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.eps = float(eps)
+
+    def call(self, x):
+        return x / _window_std(x, self.eps)
+
+    def get_config(self):
+        return {**super().get_config(), "eps": self.eps}
+
+
+@keras.saving.register_keras_serializable(package="forecast_cli")
+class MultiplyByWindowStd(layers.Layer):
+    """Undo :class:`DivideByWindowStd` on the network head's output: ``(batch, horizon * n_targets)``
+    times the window's standard deviation (plus ``eps``) of the matching target column, the
+    columns laid out row-major as ``(horizon, n_targets)`` (``n_targets`` = 1 when channel-independent)."""
+
+    def __init__(self, n_targets: int, eps: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.n_targets, self.eps = int(n_targets), float(eps)
+
+    def call(self, inputs):
+        y, x = inputs
+        s = _window_std(x, self.eps)[:, 0, : self.n_targets]       # (batch, n_targets)
+        reps = y.shape[-1] // self.n_targets
+        return y * ops.tile(s, (1, reps))                          # index h * T + t -> column t
+
+    def get_config(self):
+        return {**super().get_config(), "n_targets": self.n_targets, "eps": self.eps}
 
 
 def _add_lstm_weights(layer, d: int, forget_gate: int) -> None:
@@ -172,7 +216,11 @@ class FusedLSTM(layers.Layer):
 
 
 CUSTOM_OBJECTS = {"FusedLSTM": FusedLSTM, "PeepholeLSTMCell": PeepholeLSTMCell, "SubtractLast": SubtractLast, "AddLast": AddLast, "LastStep": LastStep,
-                  "ChannelsToBatch": ChannelsToBatch, "BatchToChannels": BatchToChannels}
+                  "ChannelsToBatch": ChannelsToBatch, "BatchToChannels": BatchToChannels,
+                  "DivideByWindowStd": DivideByWindowStd, "MultiplyByWindowStd": MultiplyByWindowStd}
+
+# net_scale="std": added to each window's standard deviation (scaled series' units) before dividing.
+NET_SCALE_EPS = 1e-5
 
 
 def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targets: int,
@@ -184,6 +232,9 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
     Dropout(``dropout``) -> Dense(horizon * outputs), plus an optional linear path from the
     flattened window, -> [BatchToChannels] -> [AddLast].
     ``dropout`` acts on the recurrent stack's output, not on the input features.
+    With ``net_scale="std"`` the network branch (not the linear path) sees the window divided by
+    its standard deviation over the lookback (per column, after [ChannelsToBatch]), and its head's
+    output is multiplied by the same value before the linear path is added.
 
     >>> m = build_model(WindowConfig(30, 5), ModelConfig(units=8), n_features=1, n_targets=1)
     >>> m.output_shape
@@ -194,6 +245,8 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
     (None, 4, 3)
     """
     cfg.check_window(window)
+    if cfg.net_scale not in NET_SCALES:
+        raise ConfigError(f"--net-scale must be one of {', '.join(NET_SCALES)}. Got {cfg.net_scale!r}.")
     H, T, L = window.horizon, n_targets, window.lookback
     inp = keras.Input((L, n_features), name="window")
     x = SubtractLast(name="subtract_last")(inp) if cfg.norm == "last" else inp
@@ -202,7 +255,8 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
         x = ChannelsToBatch(name="channels_to_batch")(x)
     F = 1 if ci else n_features
     n_out = H if ci else H * T  # outputs per (folded) row
-    h = x
+    scale_free = cfg.net_scale == "std"
+    h = DivideByWindowStd(NET_SCALE_EPS, name="net_input_std")(x) if scale_free else x
     if cfg.patch > 1:
         n_patch = L // cfg.patch
         if n_patch * cfg.patch < L:
@@ -232,6 +286,8 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
     # forecast, and training moves it only where the data supports a change.
     zeros = "zeros" if cfg.norm == "last" or cfg.linear_fit == "lstsq" else "glorot_uniform"
     out = layers.Dense(n_out, kernel_initializer=zeros, name="head")(h)
+    if scale_free:
+        out = MultiplyByWindowStd(1 if ci else T, NET_SCALE_EPS, name="net_output_std")([out, x])
     if cfg.linear_skip:
         lin = layers.Dense(n_out, kernel_initializer="zeros" if cfg.norm == "last" else "glorot_uniform",
                            name="linear", trainable=cfg.linear_fit != "lstsq")(layers.Flatten(name="flat_window")(x))

@@ -1,6 +1,7 @@
 """The ETT-preset options of the trainer: nested validation (``decision_fraction``), shrinking the
-network's part (``shrink_residual``), averaging residual networks (``ensemble``) and training the
-network on cross-fitted residuals of the closed-form linear path (``crossfit``)."""
+network's part (``shrink_residual``), averaging residual networks (``ensemble``), training the
+network on cross-fitted residuals of the closed-form linear path (``crossfit``), ``benchmarks/ett.py``'s
+backtest selection, and the scale-free network branch (``ModelConfig.net_scale``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -342,3 +343,199 @@ def _network_off(tc):
     from dataclasses import replace
 
     return replace(tc, epochs=1, learning_rate=1e-12)
+
+
+# -- scale-free residual network (ModelConfig.net_scale) ---------------------------------------
+
+def _scale_model(net_scale, F=1, T=1, ci=False, seed=0, head=True):
+    """A preset-style model (last-value norm, closed-form-style linear path, patches) with random
+    linear weights and, if ``head``, a random network head (so the network contributes)."""
+    from forecast_cli import runtime
+    from forecast_cli.models import build_model
+
+    runtime.seed_everything(seed)
+    cfg = ModelConfig(units=6, layers=1, dropout=0.1, patch=4, linear_fit="lstsq", channel_independent=ci,
+                      net_scale=net_scale).check()
+    m = build_model(WindowConfig(L, H), cfg, n_features=F, n_targets=T)
+    rng = np.random.default_rng(seed + 100)
+    lin = m.get_layer("linear")
+    lin.set_weights([0.1 * rng.standard_normal(w.shape).astype(np.float32) for w in lin.get_weights()])
+    if head:
+        hd = m.get_layer("head")
+        hd.set_weights([0.5 * rng.standard_normal(w.shape).astype(np.float32) for w in hd.get_weights()])
+    return m
+
+
+def _linear_plus_last(m, X, T, ci):
+    """The frozen linear path on ``X - last`` plus the last value, in numpy (float64)."""
+    W, b = (w.astype(np.float64) for w in m.get_layer("linear").get_weights())
+    last = X[:, -1:, :]
+    D = X - last
+    if ci:
+        out = np.einsum("nlc,lh->nhc", D, W) + b[None, :, None]
+        return (out + last)[:, :, :T]
+    return (D.reshape(len(X), -1) @ W + b).reshape(len(X), H, T) + last[:, :, :T]
+
+
+def _windows(n, F, seed=1):
+    rng = np.random.default_rng(seed)
+    # channels of very different spread, like ETT's columns or months of different volatility
+    return (np.cumsum(rng.standard_normal((n, L, F)), axis=1) * np.array([0.2, 1.0, 3.0][:F])).astype(np.float32)
+
+
+def test_net_scale_config_checks():
+    from forecast_cli.models import build_model
+
+    assert ModelConfig().net_scale == "none"
+    ModelConfig(net_scale="std").check()
+    with pytest.raises(ConfigError, match="--net-scale must be one of none, std"):
+        ModelConfig(net_scale="revin").check()
+    with pytest.raises(ConfigError, match="net-scale"):  # also when the config was never checked
+        build_model(WindowConfig(L, H), ModelConfig(units=4, net_scale="Std"), n_features=1, n_targets=1)
+
+
+@pytest.mark.parametrize("F,T,ci", [(1, 1, False), (3, 3, True), (3, 2, False)])
+def test_net_scale_untrained_model_is_linear_path_plus_last(F, T, ci):
+    """The head starts at zero, so with net_scale='std' an untrained model is still exactly the linear
+    path on the last-value-normalised window plus the last value: the std scaling never reaches it."""
+    m = _scale_model("std", F, T, ci, head=False)
+    assert not np.any(m.get_layer("head").get_weights()[0])
+    X = _windows(7, F)
+    np.testing.assert_allclose(m.predict(X, verbose=0), _linear_plus_last(m, X.astype(np.float64), T, ci),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_divide_by_window_std_numbers():
+    from forecast_cli.models import DivideByWindowStd
+
+    X = _windows(4, 3)
+    got = np.asarray(DivideByWindowStd(1e-5)(X))
+    np.testing.assert_allclose(got, X / (X.std(axis=1, keepdims=True) + 1e-5), rtol=1e-5, atol=1e-6)
+    assert np.allclose(got.std(axis=1), 1.0, atol=1e-4)
+
+
+def _contribution(m, X, T, ci):
+    return np.asarray(m.predict(X, verbose=0), dtype=np.float64) - _linear_plus_last(m, X.astype(np.float64), T, ci)
+
+
+@pytest.mark.parametrize("F,T,ci", [(1, 1, False), (3, 3, True)])
+def test_net_scale_std_network_part_is_scale_equivariant(F, T, ci):
+    """Scaling a window's deviation from its last value by c scales the network's contribution by c
+    (and only that column's, channel-independent); without net_scale it does not."""
+    X = _windows(6, F)
+    last = X[:, -1:, :]
+    m = _scale_model("std", F, T, ci)
+    r = _contribution(m, X, T, ci)
+    assert np.abs(r).max() > 0.05  # the head is random: the network contributes
+    for c in (4.0, 0.25):
+        Xc = last + c * (X - last)
+        np.testing.assert_allclose(_contribution(m, Xc, T, ci), c * r, rtol=2e-3, atol=1e-4)
+        # a different last value (level) changes nothing in the network's part either
+        np.testing.assert_allclose(_contribution(m, Xc + 5.0, T, ci), c * r, rtol=2e-3, atol=1e-3)
+    if ci:  # one channel scaled: its contribution scales, the others' stay
+        Xc = X.copy()
+        Xc[:, :, 1] = last[:, :, 1] + 3.0 * (X[:, :, 1] - last[:, :, 1])
+        rc = _contribution(m, Xc, T, ci)
+        np.testing.assert_allclose(rc[:, :, 1], 3.0 * r[:, :, 1], rtol=2e-3, atol=1e-4)
+        np.testing.assert_allclose(rc[:, :, [0, 2]], r[:, :, [0, 2]], rtol=1e-4, atol=1e-5)
+    m0 = _scale_model("none", F, T, ci)  # the check can fail: the LSTM is not scale-equivariant
+    r0 = _contribution(m0, X, T, ci)
+    r0c = _contribution(m0, last + 4.0 * (X - last), T, ci)
+    assert np.abs(r0c - 4.0 * r0).max() > 0.05 * np.abs(4.0 * r0).max()
+
+
+def test_net_scale_std_output_layout_in_multivariate_model():
+    """Not channel-independent, 3 columns, 2 targets: each target's outputs are multiplied by its
+    own column's std (row-major (horizon, targets) layout of the head)."""
+    F, T = 3, 2
+    X = _windows(5, F)
+    last = X[:, -1:, :]
+    m = _scale_model("std", F, T, ci=False)
+    r = _contribution(m, X, T, False)
+    Xc = X.copy()
+    Xc[:, :, 1] = last[:, :, 1] + 3.0 * (X[:, :, 1] - last[:, :, 1])
+    rc = _contribution(m, Xc, T, False)  # the network's (scaled) input is unchanged
+    np.testing.assert_allclose(rc[:, :, 1], 3.0 * r[:, :, 1], rtol=2e-3, atol=1e-4)
+    np.testing.assert_allclose(rc[:, :, 0], r[:, :, 0], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("ci", [False, True])
+def test_net_scale_std_fits_saves_and_loads_in_safe_mode(tmp_path, ci):
+    import keras
+
+    from forecast_cli.models import CUSTOM_OBJECTS
+
+    v = _series(seed=3)
+    T = 1
+    if ci:
+        v = np.hstack([v, 2.0 * _series(seed=4)])
+        T = 2
+    tr, va = _origins(len(v))
+    mc = ModelConfig(units=4, layers=1, dropout=0.0, patch=4, linear_fit="lstsq", channel_independent=ci,
+                     net_scale="std")
+    fc = NeuralForecaster(WindowConfig(L, H), mc, TrainConfig(**FAST, learning_rate=1e-2), T).fit(v, tr, val_origins=va)
+    names = [layer.name for layer in fc.model_.layers]
+    assert "net_input_std" in names and "net_output_std" in names
+    X = gather(fc.scaler_.transform(v), va[:10], L, H, T, dtype=np.float32)[0]
+    path = tmp_path / "m.keras"
+    fc.model_.save(path)
+    back = keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS, compile=False, safe_mode=True)
+    assert [layer.name for layer in back.layers] == names
+    np.testing.assert_allclose(back.predict(X, verbose=0), fc.model_.predict(X, verbose=0), rtol=1e-6, atol=1e-6)
+    # and without custom_objects: the layers are registered
+    back2 = keras.saving.load_model(path, compile=False, safe_mode=True)
+    np.testing.assert_allclose(back2.predict(X, verbose=0), fc.model_.predict(X, verbose=0), rtol=1e-6, atol=1e-6)
+
+
+# the layers of the preset-style model before net_scale existed (S: 1 column; M: channel-independent)
+_LAYERS_BEFORE = {
+    False: ["window", "subtract_last", "patches", "lstm_1", "dropout", "flat_window", "head", "linear",
+            "rnn_plus_linear", "forecast_delta", "add_last"],
+    True: ["window", "subtract_last", "channels_to_batch", "patches", "lstm_1", "dropout", "flat_window", "head",
+           "linear", "rnn_plus_linear", "batch_to_channels", "add_last"],
+}
+
+
+@pytest.mark.parametrize("ci", [False, True])
+def test_net_scale_none_builds_the_same_model(ci):
+    from dataclasses import replace
+
+    from forecast_cli import runtime
+    from forecast_cli.models import build_model
+
+    F = 3 if ci else 1
+    cfg = ModelConfig(units=6, patch=4, linear_fit="lstsq", channel_independent=ci)
+    models = []
+    for c in (cfg, replace(cfg, net_scale="none"), replace(cfg, net_scale="std")):
+        runtime.seed_everything(0)
+        models.append(build_model(WindowConfig(L, H), c, n_features=F, n_targets=F))
+    default, none, std = models
+    assert [layer.name for layer in none.layers] == [layer.name for layer in default.layers] == _LAYERS_BEFORE[ci]
+    for a, b in zip(default.get_weights(), none.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    X = _windows(4, F)
+    np.testing.assert_array_equal(default.predict(X, verbose=0), none.predict(X, verbose=0))
+    # 'std' only adds two weightless layers: the same weights (same seed), other layers
+    assert [layer.name for layer in std.layers] != _LAYERS_BEFORE[ci]
+    assert [w.shape for w in std.get_weights()] == [w.shape for w in none.get_weights()]
+    for a, b in zip(std.get_weights(), none.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_ett_net_scale_option(monkeypatch, capsys):
+    ett = _ett()
+    seen = []
+
+    def fake_run_one(path, mode, horizon, seed, mcfg, tcfg, *a, **k):
+        seen.append(mcfg)
+        return {"mode": mode, "horizon": horizon, "seed": seed, "mse": 0.1, "mae": 0.2, "naive_mse": 0.3,
+                "naive_mae": 0.4, "seconds": 1.0}
+
+    monkeypatch.setattr(ett, "run_one", fake_run_one)
+    ett.main(["--mode", "S", "--horizon", "336"])
+    ett.main(["--mode", "M", "--horizon", "96", "--net-scale", "std"])
+    assert seen[0] == ett.PRESET_MODEL and seen[0].net_scale == "none"
+    assert seen[1].net_scale == "std" and seen[1].channel_independent
+    with pytest.raises(SystemExit):
+        ett.main(["--net-scale", "revin"])
+    capsys.readouterr()

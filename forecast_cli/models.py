@@ -15,8 +15,9 @@ import numpy as np  # noqa: E402
 from .config import NET_SCALES, ModelConfig, WindowConfig  # noqa: E402
 from .errors import ConfigError  # noqa: E402
 
-__all__ = ["build_model", "fit_linear_path", "crossfit_blocks", "crossfit_offsets", "FusedLSTM", "PeepholeLSTMCell", "SubtractLast", "AddLast", "LastStep", "ChannelsToBatch",
-           "BatchToChannels", "DivideByWindowStd", "MultiplyByWindowStd", "CUSTOM_OBJECTS"]
+__all__ = ["build_model", "fit_linear_path", "crossfit_blocks", "crossfit_offsets", "FusedLSTM", "PeepholeLSTMCell",
+           "SubtractLast", "AddLast", "LastStep", "ChannelsToBatch", "BatchToChannels", "DivideByWindowStd",
+           "MultiplyByWindowStd", "CUSTOM_OBJECTS"]
 
 
 @keras.saving.register_keras_serializable(package="forecast_cli")
@@ -215,8 +216,8 @@ class FusedLSTM(layers.Layer):
         return {**super().get_config(), "units": self.units, "return_sequences": self.return_sequences}
 
 
-CUSTOM_OBJECTS = {"FusedLSTM": FusedLSTM, "PeepholeLSTMCell": PeepholeLSTMCell, "SubtractLast": SubtractLast, "AddLast": AddLast, "LastStep": LastStep,
-                  "ChannelsToBatch": ChannelsToBatch, "BatchToChannels": BatchToChannels,
+CUSTOM_OBJECTS = {"FusedLSTM": FusedLSTM, "PeepholeLSTMCell": PeepholeLSTMCell, "SubtractLast": SubtractLast,
+                  "AddLast": AddLast, "LastStep": LastStep, "ChannelsToBatch": ChannelsToBatch, "BatchToChannels": BatchToChannels,
                   "DivideByWindowStd": DivideByWindowStd, "MultiplyByWindowStd": MultiplyByWindowStd}
 
 # net_scale="std": added to each window's standard deviation (scaled series' units) before dividing.

@@ -1217,8 +1217,8 @@ def _read_plain(data: bytes, date_col: str, cols: Sequence[str]) -> tuple[np.nda
     (``2020-01-31``, ``2020-01-31 09:00``, ``2020-01-31T09:00:00``); the value columns hold decimal
     numbers only (no blanks, NA markers, spaces or ``inf``), read exactly as ``float()`` (and
     pandas' round_trip parser) reads them. Batch scoring reads thousands of such files: the
-    fields are located and parsed with array operations, no Python object per cell, at about a
-    sixth of ``pd.read_csv``'s time per file; anything else goes to pandas.
+    fields are located and parsed with array operations, no Python object per cell (about 140 µs
+    for 500 rows, 40 % of ``pd.read_csv``'s time); anything else goes to pandas.
     """
     nl = data.find(b"\n")
     if nl < 0:

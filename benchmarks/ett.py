@@ -139,8 +139,7 @@ def _linear_only(fc):
 def _scored_err(fc, values, origins, L, H, T, n_scored):
     pred = fc.predict(values, origins)
     _, Y = gather(values, origins, L, H, T, dtype=np.float64)
-    err = (pred - Y)[..., :n_scored]
-    return err
+    return (pred - Y)[..., :n_scored]
 
 
 def run_backtest(values, L, H, T, n_scored, seed, mcfg, tcfg, verbose=True):

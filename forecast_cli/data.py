@@ -782,8 +782,7 @@ def future_index(last: pd.Timestamp, freq: str | None, steps: int, trading_days:
         )
     off, step = _offset(freq)
     if step is not None and last.tz is None:  # a fixed-length step: plain arithmetic, as date_range does
-        ns = last.as_unit("ns").value + step * np.arange(1, steps + 1, dtype=np.int64)
-        return pd.DatetimeIndex(ns.view("datetime64[ns]"))
+        return pd.DatetimeIndex(_fixed_steps(last.to_datetime64(), step, steps))
     return pd.date_range(last + off, periods=steps, freq=off)
 
 
@@ -792,6 +791,11 @@ def future_stamps(last: np.datetime64, freq: str | None, steps: int, trading_day
     step = None if trading_days or freq is None else _fixed_step(freq)
     if step is None or steps < 0:
         return future_index(pd.Timestamp(last), freq, steps, trading_days).values
+    return _fixed_steps(last, step, steps)
+
+
+def _fixed_steps(last: np.datetime64, step: int, steps: int) -> np.ndarray:
+    """``last + step * (1..steps)`` as datetime64[ns] values (``step`` in nanoseconds)."""
     return np.datetime64(last, "ns") + (step * np.arange(1, steps + 1, dtype=np.int64)).astype("timedelta64[ns]")
 
 
@@ -1064,12 +1068,12 @@ def read_fast(source, cfg: DataConfig, expect: tuple[str | None, bool] | None = 
             return None
     except (OSError, ValueError, TypeError, UnicodeDecodeError, pd.errors.ParserError, OverflowError):
         return None
-    ns = stamps.view(np.int64)
-    steps = np.diff(ns)
+    steps = np.diff(stamps.view(np.int64))
     if (steps <= 0).any():
         return None  # unsorted or repeated timestamps: load() sorts or reports them
     freq, trading = expect if expect is not None else (None, False)
-    if freq and not trading and _fixed_step(freq) is not None and (steps == _fixed_step(freq)).all():
+    step = _fixed_step(freq) if freq and not trading else None
+    if step is not None and (steps == step).all():
         return PlainSeries(stamps, values, freq, freq_label(freq, False), False)
     idx = pd.DatetimeIndex(stamps)
     if trading and _is_trading(idx):

@@ -35,27 +35,22 @@ def _window_dataset(series, origins, lookback, horizon, n_targets, batch_size, *
     import tensorflow as tf
 
     s = tf.constant(series, dtype=tf.float32)
-    if targets is not None:
-        ds = tf.data.Dataset.from_tensor_slices((np.asarray(origins, dtype=np.int64),
-                                                 np.asarray(targets, dtype=np.float32)))
-        if shuffle:
-            ds = ds.shuffle(len(origins), seed=seed, reshuffle_each_iteration=True)
-        in_off = tf.range(-lookback + 1, 1, dtype=tf.int64)
-        return ds.batch(batch_size).map(lambda o, y: (tf.gather(s, o[:, None] + in_off[None, :]), y),
-                                        num_parallel_calls=1, deterministic=True).prefetch(2)
-    ds = tf.data.Dataset.from_tensor_slices(np.asarray(origins, dtype=np.int64))
+    origins = np.asarray(origins, dtype=np.int64)
+    ds = tf.data.Dataset.from_tensor_slices(
+        origins if targets is None else (origins, np.asarray(targets, dtype=np.float32)))
     if shuffle:
         ds = ds.shuffle(len(origins), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     in_off = tf.range(-lookback + 1, 1, dtype=tf.int64)
     out_off = tf.range(1, horizon + 1, dtype=tf.int64)
 
-    def windows(o):
+    def windows(o, y=None):
         x = tf.gather(s, o[:, None] + in_off[None, :])
+        if y is not None:  # targets given
+            return x, y
         if not with_targets:
             return x
-        y = tf.gather(s[:, :n_targets], o[:, None] + out_off[None, :])
-        return x, y
+        return x, tf.gather(s[:, :n_targets], o[:, None] + out_off[None, :])
 
     return ds.map(windows, num_parallel_calls=1, deterministic=True).prefetch(2)
 
@@ -172,11 +167,8 @@ class NeuralForecaster:
             callbacks.extend(extra_callbacks)
             if k:
                 runtime.seed_everything(self.train_cfg.seed + k)
-            if train_targets is None:
-                ds_tr = _window_dataset(scaled, tr, L, H, T, bs, shuffle=True, seed=self.train_cfg.seed + k)
-            else:
-                ds_tr = _window_dataset(scaled, tr, L, H, T, bs, shuffle=True, seed=self.train_cfg.seed + k,
-                                        targets=train_targets)
+            ds_tr = _window_dataset(scaled, tr, L, H, T, bs, shuffle=True, seed=self.train_cfg.seed + k,
+                                    targets=train_targets)
             hist = net.fit(ds_tr, validation_data=ds_va, epochs=self.train_cfg.epochs,
                            callbacks=callbacks, shuffle=False, verbose=0)  # tf.data shuffles
             histories.append({k_: [float(v) for v in vs] for k_, vs in hist.history.items()})

@@ -274,6 +274,15 @@ def summarise(rows):
     return out
 
 
+def _rank(text):
+    if text in ("full", "auto"):
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"full, auto or an int, not {text!r}") from None
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA), help="path to ETTh1.csv")
@@ -291,6 +300,9 @@ def main(argv=None):
     g.add_argument("--no-linear-skip", action="store_true")
     g.add_argument("--patch", type=int)
     g.add_argument("--linear-fit", choices=["adam", "lstsq"])
+    g.add_argument("--linear-rank", type=_rank,
+                   help="closed-form linear path: full (ridge), auto (rank from models.RANK_GRID and full, "
+                        "chosen with the penalty on the validation windows) or an int (reduced-rank ridge)")
     g.add_argument("--net-scale", choices=["none", "std"],
                    help="std: the network branch sees the window divided by its std over the lookback and its "
                         "output is multiplied back (scale-free residual; the linear path unchanged); "
@@ -320,7 +332,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
 
     mover = {k: getattr(a, k) for k in ("model", "units", "layers", "dropout", "norm", "patch", "linear_fit",
-                                        "net_scale")
+                                        "linear_rank", "net_scale")
              if getattr(a, k) is not None}
     if a.no_linear_skip:
         mover["linear_skip"] = False

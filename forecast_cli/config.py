@@ -91,6 +91,7 @@ class WindowConfig:
 MODEL_FAMILIES = ("lstm", "gru", "attention", "peephole")
 NORMS = ("last", "none")
 LINEAR_FITS = ("adam", "lstsq")
+LINEAR_RANKS = ("full", "auto")
 NET_SCALES = ("none", "std")
 
 
@@ -124,6 +125,12 @@ class ModelConfig:
             ``lstsq`` fits it first in closed form (ridge least squares, penalty chosen on the
             validation windows), freezes it and trains the network on what it leaves.
             Defaults to ``adam``.
+        linear_rank: with ``linear_fit="lstsq"``: ``full`` fits the ridge map as it is;
+            an int ``r`` keeps only its ``r`` leading output directions (reduced-rank ridge
+            regression: the map is projected onto the top right singular vectors of its fitted
+            values on the training windows, so every forecast is a mix of ``r`` horizon
+            profiles); ``auto`` chooses the rank from :data:`forecast_cli.models.RANK_GRID`
+            and full, jointly with the penalty, on the validation windows. Defaults to ``full``.
         net_scale: ``std`` makes the recurrent branch scale-free (as RevIN does): its input window
             (after ``norm``, per column) is divided by that window's standard deviation over the
             lookback (plus 1e-5) and its head's output multiplied by the same value before the
@@ -141,6 +148,7 @@ class ModelConfig:
     patch: int = 0
     channel_independent: bool = False
     linear_fit: str = "adam"
+    linear_rank: int | str = "full"
     net_scale: str = "none"
 
     def check(self) -> "ModelConfig":
@@ -159,6 +167,11 @@ class ModelConfig:
             raise ConfigError(f"--patch must be an int >= 0. Got {self.patch!r}.")
         if self.linear_fit not in LINEAR_FITS:
             raise ConfigError(f"--linear-fit must be one of {', '.join(LINEAR_FITS)}. Got {self.linear_fit!r}.")
+        r = self.linear_rank
+        if r not in LINEAR_RANKS and (isinstance(r, bool) or not isinstance(r, int) or r < 1):
+            raise ConfigError(f"--linear-rank must be full, auto or an int >= 1. Got {r!r}.")
+        if r != "full" and self.linear_fit != "lstsq":
+            raise ConfigError("--linear-rank applies to the closed-form linear path: add --linear-fit lstsq.")
         if self.net_scale not in NET_SCALES:
             raise ConfigError(f"--net-scale must be one of {', '.join(NET_SCALES)}. Got {self.net_scale!r}.")
         if self.linear_fit == "lstsq" and not self.linear_skip:

@@ -306,6 +306,8 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
 
 # Ridge penalties tried by fit_linear_path, per training row of the design matrix.
 RIDGE_GRID = (0.0, 0.003, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0)
+# Ranks tried by fit_linear_path with linear_rank="auto" (those below the output size, then full).
+RANK_GRID = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64)
 
 
 def _linear_design(series, origins, L, H, n_targets, cfg: ModelConfig, n_features: int):
@@ -347,32 +349,61 @@ def _ridge_path(A, B, rels):
         yield rel, W, b
 
 
+def _rank_candidates(linear_rank, n_out: int) -> tuple:
+    """The ranks ``fit_linear_path`` tries for a ``linear_rank`` setting; ``None`` = full rank."""
+    if linear_rank == "full":
+        return (None,)
+    if linear_rank == "auto":
+        return tuple(r for r in RANK_GRID if r < n_out) + (None,)
+    return (linear_rank if linear_rank < n_out else None,)
+
+
+def _ridge_fits(A, B, rels, ranks=(None,)):
+    """Reduced-rank ridge fits of ``B`` on ``A`` (unpenalised intercept): yields ``(rel, rank, W,
+    b)`` for each penalty in ``rels`` and each rank in ``ranks`` (``None`` = the ridge map itself).
+
+    A rank-``r`` fit projects the ridge map onto the ``r`` leading right singular vectors of its
+    centred fitted values on ``A`` (reduced-rank ridge regression, Mukherjee and Zhu 2011): the
+    outputs are then a mix of ``r`` profiles learned from the data.
+    """
+    mx, my = A.mean(axis=0), B.mean(axis=0)
+    for rel, W, b in _ridge_path(A, B, rels):
+        Vt = None
+        for rank in ranks:
+            if rank is None:
+                yield rel, None, W, b
+                continue
+            if Vt is None:
+                Vt = np.linalg.svd((A - mx) @ W, full_matrices=False)[2]
+            Wr = (W @ Vt[:rank].T) @ Vt[:rank]
+            yield rel, rank, Wr, my - mx @ Wr
+
+
 def fit_linear_path(model, window: WindowConfig, cfg: ModelConfig, series: np.ndarray, train_origins,
                     val_origins, n_targets: int) -> dict:
     """Fit the ``linear`` layer of ``model`` in closed form (ridge least squares).
 
-    The penalty is chosen from :data:`RIDGE_GRID` (times the number of training rows) by the
-    mean squared error on the validation windows; the intercept is not penalised. Sets the
-    layer's weights and returns ``{"alpha": ..., "val_mse": ..., "train_rows": ...}``.
+    The penalty is chosen from :data:`RIDGE_GRID` (times the number of training rows), and with
+    ``cfg.linear_rank="auto"`` the rank from :data:`RANK_GRID` and full, by the mean squared
+    error on the validation windows; the intercept is not penalised. Sets the layer's weights and
+    returns ``{"alpha": ..., "rank": ..., "val_mse": ..., "train_rows": ...}`` (``rank`` is
+    ``"full"`` or an int).
     """
     L, H = window.lookback, window.horizon
     n_features = series.shape[1]
     A, B = _linear_design(series, train_origins, L, H, n_targets, cfg, n_features)
     Av, Bv = _linear_design(series, val_origins, L, H, n_targets, cfg, n_features)
     best = None
-    for rel, W, b in _ridge_path(A, B, RIDGE_GRID):
+    for rel, rank, W, b in _ridge_fits(A, B, RIDGE_GRID, _rank_candidates(cfg.linear_rank, B.shape[1])):
         mse = float(np.mean((Av @ W + b - Bv) ** 2))
         if best is None or mse < best[0]:
-            best = (mse, rel, W, b)
-    mse, rel, W, b = best
+            best = (mse, rel, rank, W, b)
+    mse, rel, rank, W, b = best
     layer = model.get_layer("linear")
-    kernel, bias = layer.get_weights()
-    if cfg.channel_independent:
-        kernel[:], bias[:] = W, b                            # (L, H), (H,)
-    else:
-        kernel[:], bias[:] = W, b                            # (L*F, H*T), (H*T,)
-    layer.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
-    return {"alpha": rel, "val_mse": mse, "train_rows": int(len(A))}
+    # kernel (L, H) and bias (H,) when channel-independent, else (L*F, H*T) and (H*T,)
+    layer.set_weights([W.astype(np.float32), b.astype(np.float32)])
+    return {"alpha": rel, "rank": "full" if rank is None else int(rank), "val_mse": mse,
+            "train_rows": int(len(A))}
 
 
 def crossfit_blocks(origins, folds: int, gap: int):
@@ -393,13 +424,14 @@ def crossfit_blocks(origins, folds: int, gap: int):
 
 
 def crossfit_offsets(window: WindowConfig, cfg: ModelConfig, series: np.ndarray, origins, n_targets: int,
-                     rel: float, folds: int):
+                     rel: float, folds: int, rank=None):
     """``lin_full(x) - lin_oof(x)`` for the windows at ``origins`` (sorted), as ``(n, horizon,
     n_targets)`` float64 in the model's output units, and a dict of diagnostics.
 
     ``lin_full`` is the closed-form linear path fitted on all the windows with the ridge penalty
-    ``rel`` per design row (the ``alpha`` :func:`fit_linear_path` chose; the same fit it makes);
-    ``lin_oof`` predicts each of :func:`crossfit_blocks`' blocks from a fit, same per-row penalty,
+    ``rel`` per design row and rank ``rank`` (``None`` = full; the ``alpha`` and ``rank``
+    :func:`fit_linear_path` chose: the same fit it makes); ``lin_oof`` predicts each of
+    :func:`crossfit_blocks`' blocks from a fit with the same per-row penalty and rank,
     on the windows outside it (a gap of ``horizon`` origins on each side). A network trained on
     ``Y + offsets`` beside the frozen full path, ``lin_full(x) + net(x)``, learns ``Y - lin_oof(x)``:
     out-of-sample residuals, like the ones it meets on new windows.
@@ -410,7 +442,7 @@ def crossfit_offsets(window: WindowConfig, cfg: ModelConfig, series: np.ndarray,
     origins = np.asarray(origins)
     A, B = _linear_design(series, origins, L, H, n_targets, cfg, series.shape[1])
     per = len(A) // len(origins)                             # design rows per window (n_targets if CI)
-    ((_, W, b),) = _ridge_path(A, B, (rel,))
+    ((_, _, W, b),) = _ridge_fits(A, B, (rel,), (rank,))
     full = A @ W + b
     oof = np.empty_like(full)
     fit_windows = []
@@ -420,7 +452,7 @@ def crossfit_offsets(window: WindowConfig, cfg: ModelConfig, series: np.ndarray,
                             f"with a gap of {H} origins around each; use fewer blocks")
         rh = (held[:, None] * per + np.arange(per)).ravel()
         rf = (fit[:, None] * per + np.arange(per)).ravel()
-        ((_, Wk, bk),) = _ridge_path(A[rf], B[rf], (rel,))
+        ((_, _, Wk, bk),) = _ridge_fits(A[rf], B[rf], (rel,), (rank,))
         oof[rh] = A[rh] @ Wk + bk
         fit_windows.append(int(len(fit)))
     delta = full - oof

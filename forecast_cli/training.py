@@ -135,8 +135,10 @@ class NeuralForecaster:
             from .models import crossfit_offsets
             from .windows import gather
 
+            rank = self.linear_fit_["rank"]
             offsets, self.crossfit_ = crossfit_offsets(self.window, self.model_cfg, scaled, tr, T,
-                                                       self.linear_fit_["alpha"], self.train_cfg.crossfit)
+                                                       self.linear_fit_["alpha"], self.train_cfg.crossfit,
+                                                       rank=None if rank == "full" else rank)
             _, y_tr = gather(scaled, tr, L, H, T, dtype=np.float64)
             train_targets = (y_tr + offsets).astype(np.float32)  # the network learns Y - lin_oof
         if K > 1:  # the members' forecasts averaged: the linear path plus the mean of the residual networks

@@ -76,6 +76,9 @@ BACKTEST_BLOCK = 1440
 # its residual; channel-independent in M mode.
 PRESET_MODEL = ModelConfig(model="lstm", units=64, layers=1, dropout=0.1, norm="last", linear_skip=True,
                            patch=16, channel_independent=False, linear_fit="lstsq")
+# per mode: in M the closed-form path's rank is chosen with its penalty on validation (reduced-rank
+# ridge); in S it stays full rank (docs/accuracy.md, "Reduced-rank linear path": the adoption rule)
+PRESET_RANK = {"S": "full", "M": "auto"}
 PRESET_TRAIN = {  # per mode: on OT alone (8k windows) the residual network needs a small step size
     "S": TrainConfig(epochs=8, batch_size=128, patience=3, learning_rate=1e-4, threads=0, jit_compile=True),
     "M": TrainConfig(epochs=12, batch_size=128, patience=3, learning_rate=1e-3, threads=0, jit_compile=True),
@@ -344,7 +347,7 @@ def main(argv=None):
 
     def mcfg_for(mode):
         ci = mode == "M" and not a.no_channel_independent
-        return replace(PRESET_MODEL, channel_independent=ci, **mover).check()
+        return replace(PRESET_MODEL, **{"channel_independent": ci, "linear_rank": PRESET_RANK[mode], **mover}).check()
 
     seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else [a.seed]
     jobs = TABLE if a.all else [(a.mode, a.horizon)]
@@ -352,7 +355,8 @@ def main(argv=None):
           f"test=[{VAL_END},{TEST_END})", flush=True)
     if a.select == "backtest":
         print(f"# select: backtest, folds {backtest_folds()}", flush=True)
-    print(f"# model: {mcfg_for('S')}  (channel_independent in M: {not a.no_channel_independent})", flush=True)
+    for m in sorted({j[0] for j in jobs}):
+        print(f"# model {m}: {mcfg_for(m)}", flush=True)
     for m in sorted({j[0] for j in jobs}):
         print(f"# train {m}: {tcfg_for(m)}", flush=True)
     rows = []

@@ -179,6 +179,9 @@ ChannelOpt = Annotated[bool, typer.Option("--channel-independent/--no-channel-in
 LinearFitOpt = Annotated[str, typer.Option("--linear-fit", envvar=_env("linear_fit"),
                                            help="Linear path: 'adam' (trained with the network) or 'lstsq' (closed-form "
                                                 "ridge, frozen; the network learns its residual).")]
+LinearRankOpt = Annotated[str, typer.Option("--linear-rank", envvar=_env("linear_rank"),
+                                             help="With --linear-fit lstsq: 'full' (ridge), an int r (reduced-rank ridge: r "
+                                                  "horizon profiles) or 'auto' (rank and penalty chosen on validation).")]
 JitOpt = Annotated[str, typer.Option("--jit", envvar=_env("jit"),
                                      help="XLA-compile training: off, on, or auto (when windows x lookback >= 1e6).")]
 SeasonOpt = Annotated[Optional[int], typer.Option("--season", min=1, envvar=_env("season"),
@@ -194,6 +197,12 @@ def _listify(v) -> tuple:
 
 def _jit(value: str):
     return {"auto": "auto", "on": True, "true": True, "off": False, "false": False}.get(value.lower(), value)
+
+
+def _rank(value: str):
+    """``--linear-rank``: ``full``, ``auto`` or an int (ModelConfig.check names a bad value)."""
+    text = value.strip().lower()
+    return int(text) if text.lstrip("+-").isdigit() else text
 
 
 def _settings(lookback: int, horizon: int, **options):
@@ -393,6 +402,7 @@ def evaluate(
     patch: PatchOpt = 0,
     channel_independent: ChannelOpt = False,
     linear_fit: LinearFitOpt = "adam",
+    linear_rank: LinearRankOpt = "full",
     epochs: EpochsOpt = 30,
     batch_size: BatchOpt = 64,
     patience: PatienceOpt = 5,
@@ -422,6 +432,7 @@ def evaluate(
     window, mcfg, tcfg = _settings(lookback, horizon, model=model, units=units, layers=layers, dropout=dropout,
                                    recurrent_dropout=recurrent_dropout, norm=norm, linear_skip=linear_skip,
                                    patch=patch, channel_independent=channel_independent, linear_fit=linear_fit,
+                                   linear_rank=_rank(linear_rank),
                                    epochs=epochs, batch_size=batch_size, patience=patience,
                                    learning_rate=learning_rate, seed=seed, threads=threads, jit_compile=_jit(jit))
     with _Progress(_progress_enabled()) as prog:
@@ -457,6 +468,7 @@ def train(
     patch: PatchOpt = 0,
     channel_independent: ChannelOpt = False,
     linear_fit: LinearFitOpt = "adam",
+    linear_rank: LinearRankOpt = "full",
     epochs: EpochsOpt = 30,
     batch_size: BatchOpt = 64,
     patience: PatienceOpt = 5,
@@ -486,6 +498,7 @@ def train(
     window, mcfg, tcfg = _settings(lookback, horizon, model=model, units=units, layers=layers, dropout=dropout,
                                    recurrent_dropout=recurrent_dropout, norm=norm, linear_skip=linear_skip,
                                    patch=patch, channel_independent=channel_independent, linear_fit=linear_fit,
+                                   linear_rank=_rank(linear_rank),
                                    epochs=epochs, batch_size=batch_size, patience=patience,
                                    learning_rate=learning_rate, seed=seed, threads=threads, jit_compile=_jit(jit))
     if output.exists() and output.is_dir():

@@ -4,6 +4,7 @@
     python benchmarks/ett.py --all [--seeds 0,1,2]
     python benchmarks/ett.py --mode S --horizon 336 --seeds 0,1,2 --select backtest
     python benchmarks/ett.py --mode S --horizon 336 --seeds 0,1,2 --net-scale std
+    python benchmarks/ett.py --mode S --horizon 336 --seeds 0,1,2 --linear-rank auto
 
 Protocol (Informer / LTSF-Linear / PatchTST, class Dataset_ETT_hour): rows [0, 8640) train,
 [8640, 11520) validation, [11520, 14400) test; windows may reach back ``lookback`` rows into the
@@ -27,6 +28,9 @@ below the linear path's; otherwise the final model is the linear path alone (the
 network head zeroed). The series stays z-normalised with the fixed train-row [0, 8640) statistics
 (so every D MSE is in the test metric's units); the model's own scaler is refitted on each fold's
 training rows, so no fold's fit sees rows at or after its V block.
+
+``--linear-rank full|auto|N``: the closed-form linear path's rank (``ModelConfig.linear_rank``,
+reduced-rank ridge); the preset uses ``auto`` in M and ``full`` in S (:data:`PRESET_RANK`).
 
 ``--net-scale std`` (default ``none``, the preset): the network branch is scale-free, as in RevIN:
 its input (the last-value-normalised window) is divided by the window's std over the lookback and

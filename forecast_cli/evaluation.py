@@ -37,6 +37,15 @@ class Fold:
     test_origins: np.ndarray
 
 
+
+def _linear_path_info(net) -> dict:
+    """``{"linear_path": {"alpha", "rank", "val_mse"}}`` for a closed-form linear path (what
+    validation chose), else ``{}``."""
+    lin = getattr(net, "linear_fit_", None)
+    if lin is None:
+        return {}
+    return {"linear_path": {k: lin[k] for k in ("alpha", "rank", "val_mse")}}
+
 def _split_origins(values, lookback, horizon, train_start, train_stop, test_start, test_stop):
     train = valid_origins(values, lookback, horizon, start=train_start, stop=train_stop)
     test = valid_origins(values, lookback, horizon, start=max(0, test_start - lookback), stop=test_stop)
@@ -167,6 +176,7 @@ def cross_validate(values: np.ndarray, *, n_targets: int, window: WindowConfig, 
             "best_epoch": net.best_epoch_,
             "metrics": metrics,
         }
+        entry.update(_linear_path_info(net))
         if index is not None:
             entry["train_period"] = [str(index[fold.train_start]), str(index[fold.train_stop - 1])]
             entry["test_period"] = [str(index[fold.test_start]), str(index[fold.test_stop - 1])]
@@ -236,6 +246,7 @@ def fit_holdout(values: np.ndarray, *, n_targets: int, window: WindowConfig, mod
         "by_step": steps,
         "residuals": (y_true - preds[MODEL_KEY]),
     }
+    info.update(_linear_path_info(net))
     if by_target:
         info["by_target"] = by_target
     if index is not None:

@@ -115,6 +115,12 @@ def _verdict_line(v: dict, label: str) -> str:
             f"{fmt(v['model'])} vs {fmt(v['naive'])} (best: {_name(v['best'], label)})")
 
 
+def _linear_path_note(entry: dict) -> str:
+    """``; linear path rank R, penalty A`` for a closed-form linear path (chosen on validation)."""
+    lp = entry.get("linear_path")
+    return "" if lp is None else f"; linear path rank {lp['rank']}, penalty {lp['alpha']:g}"
+
+
 def render_evaluation(console: Console, r: dict, by_step: bool = False) -> None:
     label = _model_label(r["settings"])
     d = r["data"]
@@ -129,7 +135,7 @@ def render_evaluation(console: Console, r: dict, by_step: bool = False) -> None:
     for f in r["folds"]:
         period = f" test {_day(f['test_period'][0])} .. {_day(f['test_period'][1])}" if "test_period" in f else ""
         title = (f"fold {f['fold']}:{period}; {f['n_train_windows']} train / {f['n_test_windows']} test windows; "
-                 f"{f['epochs']} epochs (best {f['best_epoch']})")
+                 f"{f['epochs']} epochs (best {f['best_epoch']}){_linear_path_note(f)}")
         console.print(_metric_table(title, f["metrics"], label))
     console.print(_summary_table(f"mean ± std over {len(r['folds'])} folds (data units)", r["summary"], label))
     if by_step and "summary_by_step" in r:
@@ -158,7 +164,7 @@ def render_train(console: Console, r: dict) -> None:
     h = r["holdout"]
     period = f" {_day(h['holdout_period'][0])} .. {_day(h['holdout_period'][1])}" if "holdout_period" in h else ""
     title = (f"holdout{period}: {h['n_holdout_windows']} windows; trained on {h['n_train_windows']} windows, "
-             f"{h['epochs']} epochs (best {h['best_epoch']})")
+             f"{h['epochs']} epochs (best {h['best_epoch']}){_linear_path_note(h)}")
     console.print(_metric_table(title, h["metrics"], label))
     m, n = h["metrics"]["model"]["rmse"], h["metrics"]["naive"]["rmse"]
     word = "beat" if m < n else "did NOT beat"

@@ -151,8 +151,11 @@ def test_cli_linear_rank_reaches_the_bundle(tmp_path):
 
     out = tmp_path / "m.fcst"
     r = CliRunner().invoke(app, ["train", str(AAPL), "--target", "Close", "-o", str(out), "--lookback", "10",
-                                 "--horizon", "3", "--linear-fit", "lstsq", "--linear-rank", "AUTO", *FAST_CLI])
+                                 "--horizon", "3", "--linear-fit", "lstsq", "--linear-rank", "AUTO", "--json",
+                                 *FAST_CLI])
     assert r.exit_code == 0, r.output
+    lp = json.loads(r.stdout)["holdout"]["linear_path"]
+    assert lp["rank"] in (1, 2, "full") and lp["alpha"] in RIDGE_GRID
     with zipfile.ZipFile(out) as zf:
         manifest = json.loads(zf.read("manifest.json"))
     assert manifest["model"]["linear_rank"] == "auto" and manifest["model"]["linear_fit"] == "lstsq"
@@ -181,3 +184,31 @@ def test_ett_preset_ranks(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         ett.main(["--linear-rank", "most"])
     capsys.readouterr()
+
+
+def test_evaluate_reports_each_folds_linear_path():
+    import json
+
+    from typer.testing import CliRunner
+
+    from conftest import AAPL, FAST_CLI
+    from forecast_cli.cli import app
+
+    args = ["evaluate", str(AAPL), "--target", "Close", "--lookback", "10", "--horizon", "3", "--folds", "2",
+            "--linear-fit", "lstsq", "--linear-rank", "auto", *FAST_CLI]
+    r = CliRunner().invoke(app, [*args, "--json"])
+    assert r.exit_code == 0, r.output
+    folds = json.loads(r.stdout)["folds"]
+    assert len(folds) == 2
+    for f in folds:
+        lp = f["linear_path"]
+        assert set(lp) == {"alpha", "rank", "val_mse"}
+        assert lp["alpha"] in RIDGE_GRID and lp["rank"] in (1, 2, "full") and lp["val_mse"] > 0
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0
+    for f in folds:
+        assert f"linear path rank {f['linear_path']['rank']}, penalty {f['linear_path']['alpha']:g}" in r.stdout
+    # the default (adam) linear path has nothing to report
+    r = CliRunner().invoke(app, ["evaluate", str(AAPL), "--target", "Close", "--lookback", "10", "--horizon", "3",
+                                 "--folds", "2", "--json", *FAST_CLI])
+    assert all("linear_path" not in f for f in json.loads(r.stdout)["folds"])

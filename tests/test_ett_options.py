@@ -522,7 +522,9 @@ def test_net_scale_none_builds_the_same_model(ci):
         np.testing.assert_array_equal(a, b)
 
 
-def test_ett_net_scale_option(monkeypatch, capsys):
+def ett_recording_configs(monkeypatch):
+    """``benchmarks/ett.py`` with ``run_one`` replaced: ``(ett, seen)``, ``seen`` the ModelConfig of
+    every run ``ett.main`` asks for."""
     ett = _ett()
     seen = []
 
@@ -532,6 +534,11 @@ def test_ett_net_scale_option(monkeypatch, capsys):
                 "naive_mae": 0.4, "seconds": 1.0}
 
     monkeypatch.setattr(ett, "run_one", fake_run_one)
+    return ett, seen
+
+
+def test_ett_net_scale_option(monkeypatch, capsys):
+    ett, seen = ett_recording_configs(monkeypatch)
     ett.main(["--mode", "S", "--horizon", "336"])
     ett.main(["--mode", "M", "--horizon", "96", "--net-scale", "std"])
     assert seen[0] == ett.PRESET_MODEL and seen[0].net_scale == "none"

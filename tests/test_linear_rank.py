@@ -164,17 +164,9 @@ def test_cli_linear_rank_reaches_the_bundle(tmp_path):
 
 
 def test_ett_preset_ranks(monkeypatch, capsys):
-    from test_ett_options import _ett
+    from test_ett_options import ett_recording_configs
 
-    ett = _ett()
-    seen = []
-
-    def fake_run_one(path, mode, horizon, seed, mcfg, tcfg, *a, **k):
-        seen.append(mcfg)
-        return {"mode": mode, "horizon": horizon, "seed": seed, "mse": 0.1, "mae": 0.2, "naive_mse": 0.3,
-                "naive_mae": 0.4, "seconds": 1.0}
-
-    monkeypatch.setattr(ett, "run_one", fake_run_one)
+    ett, seen = ett_recording_configs(monkeypatch)
     ett.main(["--mode", "S", "--horizon", "336"])
     ett.main(["--mode", "M", "--horizon", "96"])
     ett.main(["--mode", "S", "--horizon", "336", "--linear-rank", "3"])

@@ -71,7 +71,7 @@ def test_reduced_rank_recovers_a_low_rank_map():
         assert np.linalg.matrix_rank(W, tol=1e-8 * s[0]) == rank
         np.testing.assert_allclose((A @ W + b).mean(axis=0), B.mean(axis=0), atol=1e-9)  # intercept unpenalised
     np.testing.assert_allclose(fits[2][0], W_true, atol=0.01)
-    np.testing.assert_allclose(fits[2][1], 5.0 + 0 * b_ridge, atol=0.05)
+    np.testing.assert_allclose(fits[2][1], np.full(10, 5.0), atol=0.05)
     err = {rank: np.mean((A @ W + b - B) ** 2) for rank, (W, b) in fits.items()}
     assert err[1] > 10 * err[2]                           # rank 1 cannot hold a rank-2 map
     assert err[2] == pytest.approx(err[None], rel=0.02)

@@ -92,16 +92,18 @@ def seed_everything(seed: int) -> None:
 
 
 # Signal handlers that raise (the CLI's SIGTERM handler) must not raise inside TensorFlow or
-# Keras: their tracing and layer-call wrappers catch, rewrap or half-handle exceptions. Network
-# calls run inside ``deferred_interrupts()``; an interruption arriving there is raised when the
-# block ends.
+# Keras: their tracing and layer-call wrappers catch, rewrap or half-handle exceptions, and one
+# raised in a ``__del__`` is only printed. Network calls run inside ``deferred_interrupts()``; an
+# interruption arriving there is raised at the next ``raise_pending()`` (training calls it at
+# every batch start) or when the block ends.
 _defer_depth = 0
 _pending: BaseException | None = None
 
 
 @contextlib.contextmanager
 def deferred_interrupts():
-    """Hold an interruption raised through :func:`interrupt` until the block has finished."""
+    """Hold an interruption raised through :func:`interrupt` until the block has finished (or
+    until a :func:`raise_pending` inside it)."""
     global _defer_depth, _pending
     _defer_depth += 1
     try:
@@ -114,9 +116,18 @@ def deferred_interrupts():
 
 
 def interrupt(exc: BaseException) -> None:
-    """Raise ``exc`` now, or when the current :func:`deferred_interrupts` block ends (for signal handlers)."""
+    """Raise ``exc`` now, or, inside a :func:`deferred_interrupts` block, at the next
+    :func:`raise_pending` or when the block ends (for signal handlers)."""
     global _pending
     if _defer_depth:
         _pending = exc
         return
     raise exc
+
+
+def raise_pending() -> None:
+    """Raise the interruption :func:`interrupt` holds, if any (a safe point, such as a batch start)."""
+    global _pending
+    if _pending is not None:
+        exc, _pending = _pending, None
+        raise exc

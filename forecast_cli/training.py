@@ -55,6 +55,22 @@ def _window_dataset(series, origins, lookback, horizon, n_targets, batch_size, *
     return ds.map(windows, num_parallel_calls=1, deterministic=True).prefetch(2)
 
 
+
+def _interrupt_point(keras):
+    """A Keras callback that raises a held SIGINT/SIGTERM (:func:`runtime.interrupt`) at the start
+    of each training or validation batch: outside TensorFlow's and Keras' own code, and a
+    batch-begin hook makes Keras wait for nothing (batch-end hooks would sync every batch)."""
+    from .runtime import raise_pending
+
+    class _InterruptPoint(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            raise_pending()
+
+        def on_test_batch_begin(self, batch, logs=None):
+            raise_pending()
+
+    return _InterruptPoint()
+
 class NeuralForecaster:
     """A Keras LSTM/GRU/attention forecaster over scaled windows.
 
@@ -93,11 +109,23 @@ class NeuralForecaster:
         self.scaler_ = Scaler().fit(values[first_row:last_row + 1])
         self.train_rows_ = (first_row, last_row + 1)
         scaled = self.scaler_.transform(values).astype(np.float32)
+        # SIGINT/SIGTERM are held while the network is built and trained, and raised at the next
+        # batch (or when this block ends): an exception raised inside TensorFlow or Keras code
+        # (in a __del__, say) can be swallowed, and training would then run on
+        with runtime.deferred_interrupts():
+            return self._fit_network(values, scaled, origins, val_origins, on_epoch, extra_callbacks)
 
+    def _fit_network(self, values, scaled, origins, val_origins, on_epoch, extra_callbacks):
+        """:meth:`fit` after the scaler: the linear path, the network and the fallback."""
+        from . import runtime
+
+        L, H, T = self.window.lookback, self.window.horizon, self.n_targets
         runtime.configure(self.train_cfg.threads)
         runtime.seed_everything(self.train_cfg.seed)
         keras = runtime.import_keras()
         from .models import build_model
+
+        safe_point = _interrupt_point(keras)
 
         if val_origins is not None and len(val_origins):
             tr, va = origins, np.sort(np.asarray(val_origins, dtype=np.int64))
@@ -152,12 +180,12 @@ class NeuralForecaster:
         if lstsq:
             # the model now starts as the fitted linear map: keep it if no epoch beats it
             start_weights = self.model_.get_weights()
-            start_val = float(self.model_.evaluate(ds_va, verbose=0))
+            start_val = float(self.model_.evaluate(ds_va, verbose=0, callbacks=[safe_point]))
         self.linear_val_ = start_val  # the linear path alone on the early-stopping windows (None without lstsq)
         histories = []
         for k, net in enumerate(nets):
             callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.train_cfg.patience,
-                                                       restore_best_weights=True)]
+                                                       restore_best_weights=True), safe_point]
             if on_epoch is not None:
                 epochs, done = self.train_cfg.epochs * K, self.train_cfg.epochs * k
 
@@ -181,7 +209,7 @@ class NeuralForecaster:
         self.best_epoch_ = bests[0] if K == 1 else max(bests)
         if K > 1:
             self.histories_, self.best_epochs_ = histories, bests
-            val = [float(self.model_.evaluate(ds_va, verbose=0))] if start_weights is not None else []
+            val = [float(self.model_.evaluate(ds_va, verbose=0, callbacks=[safe_point]))] if start_weights is not None else []
         else:
             val = self.history_.get("val_loss", [])
         self.residual_scale_ = 1.0

@@ -182,3 +182,52 @@ def test_interruption_inside_a_network_call_is_raised_when_it_ends():
         with runtime.deferred_interrupts():
             runtime.interrupt(Interrupted("stop"))
             raise ValueError("the call failed too")
+
+
+def test_raise_pending_raises_a_held_interruption_once():
+    from forecast_cli import runtime
+    from forecast_cli.errors import Interrupted
+
+    runtime.raise_pending()  # nothing held: nothing raised
+    with pytest.raises(Interrupted, match="held"):
+        with runtime.deferred_interrupts():
+            runtime.interrupt(Interrupted("held"))
+            runtime.raise_pending()  # the safe point raises it ...
+            pytest.fail("not reached")
+    runtime.raise_pending()  # ... and it is gone
+    with runtime.deferred_interrupts():
+        pass
+
+
+def test_interruption_during_training_is_raised_at_the_next_batch():
+    """A signal arriving mid-training is held (an exception raised inside TensorFlow or Keras code
+    can be swallowed) and stops fit() at the start of the next batch, not after 50 epochs."""
+    import keras
+
+    from forecast_cli import runtime
+    from forecast_cli.config import ModelConfig, TrainConfig, WindowConfig
+    from forecast_cli.errors import Interrupted
+    from forecast_cli.training import NeuralForecaster
+
+    begun = []
+
+    class SignalAtBatch2(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            begun.append(batch)
+
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 2:  # the CLI's handler, run by a signal arriving in code that swallows errors
+                try:
+                    runtime.interrupt(Interrupted("stop"))
+                except Interrupted:
+                    pass  # as Python does with an exception raised in a __del__
+
+    t = np.arange(3000)
+    v = (np.sin(2 * np.pi * t / 24) + 0.01 * t)[:, None]
+    fc = NeuralForecaster(WindowConfig(24, 4), ModelConfig(**FAST_MODEL),
+                          TrainConfig(epochs=50, batch_size=32, patience=50), 1)
+    with pytest.raises(Interrupted, match="stop"):
+        fc.fit(v, np.arange(23, 2996), callbacks=[SignalAtBatch2()])
+    assert begun == [0, 1, 2]  # batch 3 never started
+    assert not hasattr(fc, "history_")
+    runtime.raise_pending()  # nothing left held

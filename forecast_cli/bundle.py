@@ -125,10 +125,12 @@ def save_bundle(path: str | os.PathLike, forecaster, manifest_extra: dict) -> di
     training fingerprint, and anything else to record. Returns the manifest written.
     """
     from .config import to_dict
+    from .runtime import deferred_interrupts
 
     with tempfile.TemporaryDirectory(prefix="forecast_bundle_") as td:
         kpath = os.path.join(td, "model.keras")
-        forecaster.model_.save(kpath)
+        with deferred_interrupts():  # a signal during Keras' save is raised after it, not inside it
+            forecaster.model_.save(kpath)
         model_bytes = Path(kpath).read_bytes()
     manifest = {
         "format": FORMAT,
@@ -238,11 +240,12 @@ def load_bundle(path: str | os.PathLike):
 
     from . import runtime
 
-    keras = runtime.import_keras()
-    from .models import CUSTOM_OBJECTS
-    from .training import NeuralForecaster
+    # a signal while TensorFlow imports or Keras loads is raised after it: inside, it could be
+    # swallowed, or caught below and reported as a refused model
+    with runtime.deferred_interrupts(), tempfile.TemporaryDirectory(prefix="forecast_load_") as td:
+        keras = runtime.import_keras()
+        from .models import CUSTOM_OBJECTS
 
-    with tempfile.TemporaryDirectory(prefix="forecast_load_") as td:
         kpath = os.path.join(td, "model.keras")
         Path(kpath).write_bytes(model_bytes)
         try:
@@ -250,6 +253,8 @@ def load_bundle(path: str | os.PathLike):
         except Exception as e:  # Keras raises ValueError/TypeError for unsafe or broken models
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise BundleError(f"refused to load model.keras: {msg[:300]}", path=path) from None
+    from .training import NeuralForecaster
+
     forecaster = NeuralForecaster.from_parts(window, model_cfg, train_cfg, manifest["n_targets"], model, scaler)
     return forecaster, manifest
 

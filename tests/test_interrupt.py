@@ -231,3 +231,25 @@ def test_interruption_during_training_is_raised_at_the_next_batch():
     assert begun == [0, 1, 2]  # batch 3 never started
     assert not hasattr(fc, "history_")
     runtime.raise_pending()  # nothing left held
+
+
+def test_interruption_while_keras_loads_a_bundle_is_an_interruption(monkeypatch, aapl_bundle):
+    """load_bundle turns Keras' errors into "refused to load"; a signal arriving inside Keras'
+    loader must still end the command as interrupted (exit 130), not as a refused model."""
+    import keras
+
+    from forecast_cli import runtime
+    from forecast_cli.bundle import load_bundle
+    from forecast_cli.errors import Interrupted
+
+    real = keras.saving.load_model
+
+    def load_with_a_signal(*a, **k):
+        runtime.interrupt(Interrupted("stop"))  # what the CLI's SIGTERM handler does
+        return real(*a, **k)
+
+    monkeypatch.setattr(keras.saving, "load_model", load_with_a_signal)
+    with pytest.raises(Interrupted, match="stop"):
+        load_bundle(aapl_bundle)
+    monkeypatch.setattr(keras.saving, "load_model", real)
+    assert load_bundle(aapl_bundle)[0].model_ is not None  # nothing left held

@@ -22,7 +22,7 @@ import zlib
 from pathlib import Path
 
 from . import __version__
-from .errors import BundleError, Interrupted
+from .errors import BundleError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "read_manifest", "save_bundle", "load_bundle", "atomic_write",
            "sha256_bytes", "fingerprint", "verify"]
@@ -235,8 +235,6 @@ def load_bundle(path: str | os.PathLike):
         model_cfg = from_dict(ModelConfig, manifest["model"]).check()
         train_cfg = from_dict(TrainConfig, manifest["train"])
         scaler = Scaler.from_dict(manifest["scaler"])
-    except Interrupted:  # a signal, not a damaged manifest
-        raise
     except Exception as e:
         raise BundleError(f"manifest settings are invalid ({e}); the bundle is damaged", path=path) from None
 

@@ -100,8 +100,8 @@ def _handle_errors(fn):
                 _traceback()
             _echo_err(f"error: {e.message}")
             raise typer.Exit(e.exit_code) from None
-        except KeyboardInterrupt:
-            _echo_err("error: interrupted; nothing half-written was left behind")
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM as Interrupted
+            _echo_err(f"error: {e.message if isinstance(e, Interrupted) else Interrupted().message}")
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as e:  # a bug, not a user's mistake: still one line unless --debug
             if STATE.debug:

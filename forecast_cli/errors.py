@@ -56,7 +56,17 @@ class BundleError(ForecastError):
     """A model bundle is missing, not a bundle, tampered with, or of an unknown format."""
 
 
-class Interrupted(ForecastError):
-    """SIGINT or SIGTERM arrived; nothing half-written was left behind."""
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM arrived (Ctrl-C raises Python's own KeyboardInterrupt); nothing half-written was
+    left behind.
+
+    A ``KeyboardInterrupt``, not a :class:`ForecastError`: like Ctrl-C it must get through every
+    ``except Exception`` on its way out, in this code and in the libraries a command runs (pandas,
+    TensorFlow, Keras), which would otherwise swallow it or report it as another error.
+    """
 
     exit_code = EXIT_INTERRUPTED
+
+    @property
+    def message(self) -> str:
+        return self.args[0] if self.args else "interrupted; nothing half-written was left behind"

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .errors import DataError, ForecastError, Interrupted
+from .errors import DataError, ForecastError
 
 __all__ = ["expand_inputs", "output_names", "score", "LOCK_NAME", "SUMMARY_NAME", "COMBINED_STEM", "exit_code",
            "ScoreLock"]
@@ -236,7 +236,8 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
     Raises:
         BundleError: the bundle is bad (nothing is written).
         DataError: OUTDIR is locked by another run, or cannot be created.
-        Interrupted/KeyboardInterrupt: after writing the summary so far and releasing the lock.
+        KeyboardInterrupt (or its subclass Interrupted, for SIGTERM): after writing the summary so
+            far and releasing the lock.
     """
     from .bundle import atomic_write, load_bundle, read_manifest, write_atomic
     from .errors import ConfigError
@@ -347,8 +348,6 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
                     with atomic_write(out_path, "wb", durable=False) as fh:
                         write_frame(forecast_frame(point[k], ts, targets, bounds, steps), out_path, fh)
                 entry.update(status="ok", output=str(out_path))
-            except Interrupted:
-                raise
             except (ForecastError, OSError, ValueError) as e:
                 entry.update(status="failed", error=_message(e, entry["input"]))
             settle(entry)
@@ -369,8 +368,6 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
                     continue
                 try:
                     entry["rows"], win, ts = input_tail(str(path), manifest, cfg, L, steps)
-                except Interrupted:
-                    raise
                 except (ForecastError, OSError, ValueError, UnicodeError) as e:
                     entry.update(status="failed", error=_message(e, path))
                     settle(entry)
@@ -396,7 +393,7 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
                 for entry in entries:
                     if entry["status"] == "ok":
                         entry.update(status="pending", output=None)
-            summary["interrupted"] = isinstance(e, (KeyboardInterrupt, Interrupted))
+            summary["interrupted"] = isinstance(e, KeyboardInterrupt)  # Ctrl-C, or SIGTERM as Interrupted
             summary["error"] = _message(e, bundle_path) if not summary["interrupted"] else "interrupted"
             with contextlib.suppress(BaseException):
                 write_summary()

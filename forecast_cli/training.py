@@ -96,7 +96,7 @@ class NeuralForecaster:
         from . import runtime
 
         extra_callbacks = list(callbacks or [])
-        L, H, T = self.window.lookback, self.window.horizon, self.n_targets
+        L, H = self.window.lookback, self.window.horizon
         origins = np.sort(np.asarray(origins, dtype=np.int64))
         if len(origins) < MIN_TRAIN_WINDOWS:
             raise DataError(

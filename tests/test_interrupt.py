@@ -253,3 +253,18 @@ def test_interruption_while_keras_loads_a_bundle_is_an_interruption(monkeypatch,
         load_bundle(aapl_bundle)
     monkeypatch.setattr(keras.saving, "load_model", real)
     assert load_bundle(aapl_bundle)[0].model_ is not None  # nothing left held
+
+
+def test_sigterm_gets_through_except_exception():
+    """The SIGTERM error is a KeyboardInterrupt, as Ctrl-C's is: no ``except Exception`` on its way
+    out (here, or in pandas, TensorFlow or Keras) can swallow it or report it as another error."""
+    from forecast_cli.errors import ForecastError, Interrupted
+
+    assert issubclass(Interrupted, KeyboardInterrupt) and not issubclass(Interrupted, Exception)
+    assert not issubclass(Interrupted, ForecastError) and Interrupted.exit_code == 130
+    with pytest.raises(Interrupted, match="by SIGTERM"):
+        try:
+            raise Interrupted("interrupted by SIGTERM")
+        except Exception:
+            pytest.fail("swallowed")
+    assert Interrupted().message == "interrupted; nothing half-written was left behind"

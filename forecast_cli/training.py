@@ -55,7 +55,6 @@ def _window_dataset(series, origins, lookback, horizon, n_targets, batch_size, *
     return ds.map(windows, num_parallel_calls=1, deterministic=True).prefetch(2)
 
 
-
 def _interrupt_point(keras):
     """A Keras callback that raises a held SIGINT/SIGTERM (:func:`runtime.interrupt`) at the start
     of each training or validation batch: outside TensorFlow's and Keras' own code, and a
@@ -70,6 +69,7 @@ def _interrupt_point(keras):
             raise_pending()
 
     return _InterruptPoint()
+
 
 class NeuralForecaster:
     """A Keras LSTM/GRU/attention forecaster over scaled windows.
@@ -209,7 +209,8 @@ class NeuralForecaster:
         self.best_epoch_ = bests[0] if K == 1 else max(bests)
         if K > 1:
             self.histories_, self.best_epochs_ = histories, bests
-            val = [float(self.model_.evaluate(ds_va, verbose=0, callbacks=[safe_point]))] if start_weights is not None else []
+            val = ([float(self.model_.evaluate(ds_va, verbose=0, callbacks=[safe_point]))]
+                   if start_weights is not None else [])
         else:
             val = self.history_.get("val_loss", [])
         self.residual_scale_ = 1.0

@@ -12,8 +12,7 @@ keras = import_keras()
 from keras import layers, ops  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .config import NET_SCALES, ModelConfig, WindowConfig  # noqa: E402
-from .errors import ConfigError  # noqa: E402
+from .config import ModelConfig, WindowConfig  # noqa: E402
 
 __all__ = ["build_model", "fit_linear_path", "crossfit_blocks", "crossfit_offsets", "FusedLSTM", "PeepholeLSTMCell",
            "SubtractLast", "AddLast", "LastStep", "ChannelsToBatch", "BatchToChannels", "DivideByWindowStd",
@@ -245,9 +244,7 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
     >>> m.output_shape
     (None, 4, 3)
     """
-    cfg.check_window(window)
-    if cfg.net_scale not in NET_SCALES:
-        raise ConfigError(f"--net-scale must be one of {', '.join(NET_SCALES)}. Got {cfg.net_scale!r}.")
+    cfg.check().check_window(window)  # also when the config was never checked
     H, T, L = window.horizon, n_targets, window.lookback
     inp = keras.Input((L, n_features), name="window")
     x = SubtractLast(name="subtract_last")(inp) if cfg.norm == "last" else inp
@@ -367,6 +364,7 @@ def _ridge_fits(A, B, rels, ranks=(None,)):
     outputs are then a mix of ``r`` profiles learned from the data.
     """
     mx, my = A.mean(axis=0), B.mean(axis=0)
+    Ac = A - mx if any(r is not None for r in ranks) else None
     for rel, W, b in _ridge_path(A, B, rels):
         Vt = None
         for rank in ranks:
@@ -374,7 +372,7 @@ def _ridge_fits(A, B, rels, ranks=(None,)):
                 yield rel, None, W, b
                 continue
             if Vt is None:
-                Vt = np.linalg.svd((A - mx) @ W, full_matrices=False)[2]
+                Vt = np.linalg.svd(Ac @ W, full_matrices=False)[2]
             Wr = (W @ Vt[:rank].T) @ Vt[:rank]
             yield rel, rank, Wr, my - mx @ Wr
 

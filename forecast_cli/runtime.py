@@ -9,7 +9,8 @@ import os
 import random
 import sys
 
-__all__ = ["import_keras", "configure", "seed_everything", "deferred_interrupts", "interrupt", "VERBOSE"]
+__all__ = ["import_keras", "configure", "seed_everything", "deferred_interrupts", "interrupt",
+           "raise_pending", "VERBOSE"]
 
 VERBOSE = False
 _configured = False

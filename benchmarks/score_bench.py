@@ -107,7 +107,7 @@ def main(argv=None) -> int:
         assert summary["n_ok"] == args.files, summary["n_failed"]
 
         # the file-system floor: the tool's forecast files written again, atomically, nothing else
-        from forecast_cli.bundle import write_atomic
+        from forecast_cli.files import write_atomic
 
         payloads = [(q.name, q.read_bytes()) for q in sorted(out.glob("*.forecast.csv"))]
         floor_dir = work / "floor"

@@ -83,7 +83,7 @@ def write_predictions(path, folds: list[dict], index, targets) -> None:
     """Write cross-validation forecasts as a long CSV, atomically."""
     import pandas as pd
 
-    from .bundle import atomic_write
+    from .files import atomic_write
 
     frames = []
     for f in folds:

@@ -8,7 +8,6 @@ quantiles, and the SHA-256 of ``model.keras``. Nothing is pickled; Keras loads t
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import hashlib
 import io
@@ -16,16 +15,16 @@ import json
 import os
 import platform
 import tempfile
-import threading
 import zipfile
 import zlib
 from pathlib import Path
 
 from . import __version__
 from .errors import BundleError
+from .files import atomic_write
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "read_manifest", "save_bundle", "load_bundle", "atomic_write",
-           "sha256_bytes", "fingerprint", "verify"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "read_manifest", "save_bundle", "load_bundle", "sha256_bytes", "fingerprint",
+           "verify"]
 
 FORMAT = "forecast-cli-bundle"
 FORMAT_VERSION = 1
@@ -50,60 +49,6 @@ def fingerprint(frame) -> dict:
     return {"rows": int(len(frame)), "columns": [str(c) for c in frame.columns],
             "start": str(frame.index[0]) if len(frame) else None,
             "end": str(frame.index[-1]) if len(frame) else None, "sha256": h.hexdigest()}
-
-
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb", durable: bool = True):
-    """Open a temporary file beside ``path``; rename it onto ``path`` only if the block succeeds.
-
-    An exception (or a signal turned into one) leaves ``path`` untouched and no temporary behind.
-    ``durable`` also fsyncs the file before the rename (survives a power cut, not just a crash);
-    batch scoring turns it off per file and syncs once at the end of the run.
-    """
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        # mkstemp makes the file 0600; give it the permissions an ordinary open() would (umask).
-        umask = os.umask(0)
-        os.umask(umask)
-        with contextlib.suppress(OSError):
-            os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, mode) as fh:
-            yield fh
-            fh.flush()
-            if durable:
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file renamed into place (not fsynced).
-
-    :func:`atomic_write` in four system calls (open, write, close, rename), for batch scoring's
-    thousands of small files. The temporary's name holds the process and thread, and a symlink
-    planted there is refused (``O_NOFOLLOW``); the kernel applies the umask.
-    """
-    path = os.fspath(path)
-    tmp = f"{os.path.dirname(path) or '.'}/.{os.path.basename(path)}.{os.getpid()}-{threading.get_ident()}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
-    try:  # the open inside: a signal turned into an exception right after it still removes the file
-        fd = os.open(tmp, flags, 0o666)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _versions() -> dict:

@@ -365,7 +365,7 @@ def predict(bundle_path, source, steps: int | None = None, levels: Sequence[floa
 def write_frame(frame: pd.DataFrame, path, fh=None) -> None:
     """Write a forecast table: Parquet when ``path`` ends in ``.parquet``, else CSV.
 
-    With ``fh`` (an open binary file, e.g. from :func:`~forecast_cli.bundle.atomic_write`) the
+    With ``fh`` (an open binary file, e.g. from :func:`~forecast_cli.files.atomic_write`) the
     bytes go there; otherwise to ``path`` atomically.
     """
     parquet = str(path).lower().endswith(".parquet")
@@ -376,7 +376,7 @@ def write_frame(frame: pd.DataFrame, path, fh=None) -> None:
             raise ConfigError(f"{path}: Parquet output needs pyarrow, which is not installed; "
                               "pip install pyarrow, or write a .csv file") from None
     if fh is None:
-        from .bundle import atomic_write
+        from .files import atomic_write
 
         with atomic_write(path, "wb") as out:
             write_frame(frame, path, out)

@@ -239,7 +239,8 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         KeyboardInterrupt (or its subclass Interrupted, for SIGTERM): after writing the summary so
             far and releasing the lock.
     """
-    from .bundle import atomic_write, load_bundle, read_manifest, write_atomic
+    from .bundle import load_bundle, read_manifest
+    from .files import atomic_write, write_atomic
     from .errors import ConfigError
     from .forecasting import (check_levels, check_steps, conformal_bounds, data_config, forecast_csv,
                               forecast_frame, input_tail, write_frame, _residuals)

@@ -293,28 +293,23 @@ def _version(value: bool):
         raise typer.Exit()
 
 
-def _load_config(path: Optional[Path]) -> dict:
-    """A TOML file with the options' names (dashes or underscores); ``[command]`` tables override."""
+def _load_config(ctx: typer.Context, path: Optional[Path]) -> dict:
+    """``--config`` (or ``FORECAST_CONFIG``): the commands' option defaults, each key and value checked.
+
+    A bad file is a usage error (exit 2) on one line that names the file and the key.
+    """
     if path is None:
         env = os.environ.get("FORECAST_CONFIG")
         path = Path(env) if env else None
     if path is None:
         return {}
-    import tomllib
+    from .config_file import ConfigFileError, default_map, read_config
 
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise typer.BadParameter(f"config file {path} not found", param_hint="--config") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, IsADirectoryError) as e:
-        raise typer.BadParameter(f"{path}: {e}", param_hint="--config") from None
-    commands = ("check", "evaluate", "train", "predict", "score", "inspect")
-    flat = {k.replace("-", "_"): v for k, v in raw.items() if not isinstance(v, dict)}
-    out = {}
-    for c in commands:
-        section = {k.replace("-", "_"): v for k, v in raw.get(c, {}).items()} if isinstance(raw.get(c), dict) else {}
-        out[c] = {**flat, **section}
-    return out
+        return default_map(ctx, read_config(path), path)
+    except ConfigFileError as e:
+        _echo_err(f"error: {e}")
+        raise typer.Exit(2) from None
 
 
 @app.callback()
@@ -336,7 +331,7 @@ def _root(
     in 'score', 130 interrupted.
     """
     STATE.quiet, STATE.verbose, STATE.debug, STATE.no_color = quiet, verbose, debug, no_color
-    defaults = _load_config(config)
+    defaults = _load_config(ctx, config)
     if defaults:
         ctx.default_map = {**(ctx.default_map or {}), **defaults}
 

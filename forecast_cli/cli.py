@@ -383,8 +383,8 @@ def evaluate(
     test_size: Annotated[Optional[int], typer.Option("--test-size", min=1, envvar=_env("test_size"),
                                                       help="Rows per test span (default rows // (folds + 1)).")] = None,
     by_step: Annotated[bool, typer.Option("--by-step", help="Also report metrics per horizon step.")] = False,
-    predictions: Annotated[Optional[Path], typer.Option(
-        "--predictions", dir_okay=False, show_default=False,
+    predictions: Annotated[Optional[str], typer.Option(
+        "--predictions", show_default=False,
         help="Also write every test forecast (all folds, all forecasters) to this CSV.")] = None,
     season: SeasonOpt = None,
     model: ModelOpt = "lstm",
@@ -430,6 +430,10 @@ def evaluate(
                                    linear_rank=_rank(linear_rank),
                                    epochs=epochs, batch_size=batch_size, patience=patience,
                                    learning_rate=learning_rate, seed=seed, threads=threads, jit_compile=_jit(jit))
+    if predictions is not None:
+        from .files import check_output
+
+        check_output(predictions, option="--predictions", example="predictions.csv", inputs=(data,))
     with _Progress(_progress_enabled()) as prog:
         result = api.evaluate(data, cfg, window, mcfg, tcfg, folds=folds, cv=cv, season=season,
                               test_size=test_size, by_step=by_step, predictions_path=predictions,
@@ -444,8 +448,8 @@ def evaluate(
 @_handle_errors
 def train(
     data: DataArg,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Bundle file to write (.fcst).",
-                                         dir_okay=False, show_default=False)],
+    output: Annotated[str, typer.Option("--output", "-o", help="Bundle file to write (.fcst).",
+                                        show_default=False)],
     target: TargetOpt = None,
     features: FeaturesOpt = None,
     lookback: LookbackOpt = 30,
@@ -496,10 +500,9 @@ def train(
                                    linear_rank=_rank(linear_rank),
                                    epochs=epochs, batch_size=batch_size, patience=patience,
                                    learning_rate=learning_rate, seed=seed, threads=threads, jit_compile=_jit(jit))
-    if output.exists() and output.is_dir():
-        from .errors import ConfigError
+    from .files import check_output
 
-        raise ConfigError(f"--output {output} is a directory; give a file name such as model.fcst")
+    check_output(output, example="model.fcst", inputs=(data,))
     with _Progress(_progress_enabled()) as prog:
         result = api.train(data, output, cfg, window, mcfg, tcfg, holdout=holdout, season=season,
                            on_epoch=prog.on_epoch)
@@ -552,8 +555,10 @@ def predict(
     levels = check_levels(level)
     if output == "-" and json_out:
         raise ConfigError("--json and -o - both write to stdout; choose one")
-    if output not in (None, "-") and Path(output).is_dir():
-        raise ConfigError(f"--output {output} is a directory; give a file name such as forecast.csv")
+    if output not in (None, "-"):
+        from .files import check_output
+
+        check_output(output, example="forecast.csv", inputs=(data,))
     fc = _predict(bundle, data, steps=steps, levels=levels)
     for w in fc.info["warnings"]:
         _warn(w)

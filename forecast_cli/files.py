@@ -1,17 +1,59 @@
 """Output files: written under a temporary name beside the target and renamed into place.
 
 A reader never sees half a file, and an interrupted write leaves the target as it was and no
-temporary behind.
+temporary behind. An existing regular file is replaced; a symlink to one keeps its link (the
+file it points to is replaced); what is not a regular file (a FIFO, ``/dev/null``,
+``/dev/stdout``) is written straight into, never replaced by a file. :func:`check_output`
+refuses, before any work, an output that is a directory, lies in a folder that does not exist,
+or is the input itself.
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 import threading
 from pathlib import Path
 
-__all__ = ["atomic_write", "write_atomic"]
+from .errors import ConfigError, DataError
+
+__all__ = ["atomic_write", "write_atomic", "check_output"]
+
+
+def check_output(path: str | os.PathLike, *, option: str = "--output", example: str = "out.csv",
+                 inputs: tuple = ()) -> None:
+    """Refuse an output path before any work is done: one line that names ``option``.
+
+    A directory (or a name ending in ``/``), a file in a folder that does not exist, and the
+    same file as one of ``inputs`` are refused (:class:`ConfigError`, exit 2).
+    """
+    text = os.fspath(path)
+    p = Path(text)
+    if p.is_dir():
+        raise ConfigError(f"{option} {text} is a directory; give a file name such as {example}")
+    if text.endswith(("/", os.sep)):
+        raise ConfigError(f"{option} {text}: the folder does not exist, and {option} takes a file name "
+                          f"such as {example}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise ConfigError(f"{option} {text}: the folder {parent} does not exist; create it first")
+    for source in inputs:
+        if source is None or os.fspath(source) == "-":
+            continue
+        with contextlib.suppress(OSError):
+            if os.path.samefile(source, p):
+                raise ConfigError(f"{option} {text} is the input file {os.fspath(source)}; "
+                                  "write the output to another file")
+
+
+def _special(path: str | os.PathLike) -> bool:
+    """Whether ``path`` exists and is not a regular file or folder (a FIFO, a device, a socket)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 @contextlib.contextmanager
@@ -21,10 +63,22 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", durable: bool = True
     An exception (or a signal turned into one) leaves ``path`` untouched and no temporary behind.
     ``durable`` also fsyncs the file before the rename (survives a power cut, not just a crash);
     batch scoring turns it off per file and syncs once at the end of the run.
+
+    A path that is not a regular file (a FIFO, a character device) is written straight into, not
+    replaced; a symlink to a regular file keeps its link and its target is replaced.
     """
-    path = Path(path)
+    if _special(path):
+        with open(path, mode) as fh:
+            yield fh
+        return
+    path = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except FileNotFoundError:
+        raise DataError(f"cannot write {path}: the folder {directory} does not exist") from None
+    except PermissionError:
+        raise DataError(f"cannot write {path}: no permission to create files in {directory}") from None
     try:
         # mkstemp makes the file 0600; give it the permissions an ordinary open() would (umask).
         umask = os.umask(0)

@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from .config import DataConfig, ModelConfig, TrainConfig, WindowConfig, to_dict
+from .files import check_output
 
 __all__ = ["check", "evaluate", "train", "predict", "score", "MAX_STORED_RESIDUALS"]
 
@@ -60,6 +61,8 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
     from .evaluation import cross_validate
 
     model.check(), train.check()
+    if predictions_path is not None:
+        check_output(predictions_path, option="--predictions", example="predictions.csv", inputs=(source,))
     ds = _load_for_model(source, data, window)
     m = season or ds.season
     result = cross_validate(ds.values, n_targets=len(ds.target), window=window, model=model, train=train,
@@ -113,6 +116,8 @@ def train(source, output: str | os.PathLike | None, data: DataConfig, window: Wi
     from .evaluation import fit_holdout
 
     model.check(), train.check()
+    if output is not None:
+        check_output(output, example="model.fcst", inputs=(source,))
     ds = _load_for_model(source, data, window)
     m = season or ds.season
     net, info = fit_holdout(ds.values, n_targets=len(ds.target), window=window, model=model, train=train,

@@ -430,10 +430,6 @@ def evaluate(
                                    linear_rank=_rank(linear_rank),
                                    epochs=epochs, batch_size=batch_size, patience=patience,
                                    learning_rate=learning_rate, seed=seed, threads=threads, jit_compile=_jit(jit))
-    if predictions is not None:
-        from .files import check_output
-
-        check_output(predictions, option="--predictions", example="predictions.csv", inputs=(data,))
     with _Progress(_progress_enabled()) as prog:
         result = api.evaluate(data, cfg, window, mcfg, tcfg, folds=folds, cv=cv, season=season,
                               test_size=test_size, by_step=by_step, predictions_path=predictions,
@@ -500,9 +496,6 @@ def train(
                                    linear_rank=_rank(linear_rank),
                                    epochs=epochs, batch_size=batch_size, patience=patience,
                                    learning_rate=learning_rate, seed=seed, threads=threads, jit_compile=_jit(jit))
-    from .files import check_output
-
-    check_output(output, example="model.fcst", inputs=(data,))
     with _Progress(_progress_enabled()) as prog:
         result = api.train(data, output, cfg, window, mcfg, tcfg, holdout=holdout, season=season,
                            on_epoch=prog.on_epoch)

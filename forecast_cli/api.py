@@ -131,6 +131,8 @@ def train(source, output: str | os.PathLike | None, data: DataConfig, window: Wi
         manifest_extra = {
             "data": {
                 **to_dict(data.check()),
+                # how the training file's day/month dates were read, so new files are read the same way
+                "dayfirst": data.dayfirst if data.dayfirst is not None else ds.dayfirst,
                 "target": list(ds.target), "features": list(ds.features), "columns": list(ds.frame.columns),
                 "date_col": ds.date_col, "freq": ds.freq, "freq_label": ds.freq_label,
                 "trading_days": bool(ds.trading_days), "season": int(m),
@@ -149,11 +151,12 @@ def train(source, output: str | os.PathLike | None, data: DataConfig, window: Wi
     return result
 
 
-def predict(bundle_path, source, steps: int | None = None, levels=(80, 95)):
+def predict(bundle_path, source, steps: int | None = None, levels=(80, 95), *, date_format: str | None = None,
+            dayfirst: bool | None = None):
     """Forecast past the end of ``source`` with a bundle; see :func:`forecast_cli.forecasting.predict`."""
     from .forecasting import predict as _predict
 
-    return _predict(bundle_path, source, steps=steps, levels=levels)
+    return _predict(bundle_path, source, steps=steps, levels=levels, date_format=date_format, dayfirst=dayfirst)
 
 
 def score(bundle_path, inputs, outdir, **kwargs) -> dict:

@@ -37,6 +37,12 @@ class DataConfig:
             left out). Defaults to ``error``.
         sep: field delimiter; sniffed when None.
         decimal: decimal mark; sniffed when None.
+        date_format: strftime format of the dates (``%d/%m/%Y``); inferred when None. When
+            given, ``dayfirst`` is not used.
+        dayfirst: read numeric dates with the year last (``01/02/2021``) day-first (True) or
+            month-first (False); None decides by the rule in :mod:`forecast_cli.dates` (a field
+            over 12, then the reading that gives a regular series, dots day-first) and refuses
+            dates that stay ambiguous.
     """
 
     target: tuple[str, ...] = ()
@@ -48,6 +54,8 @@ class DataConfig:
     gaps: str = "error"
     sep: str | None = None
     decimal: str | None = None
+    date_format: str | None = None
+    dayfirst: bool | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "target", _tuple(self.target))
@@ -59,6 +67,15 @@ class DataConfig:
             raise ConfigError(f"--max-gap must be >= 0. Got {self.max_gap}.")
         if self.gaps not in ("error", "skip"):
             raise ConfigError(f"--gaps must be 'error' or 'skip'. Got {self.gaps!r}.")
+        if self.date_format is not None:
+            from .dates import check_format
+
+            why = check_format(self.date_format)
+            if why:
+                raise ConfigError(f"--date-format must be a strftime format such as '%d/%m/%Y'; {why}. "
+                                  f"Got {self.date_format!r}.")
+        if self.dayfirst not in (None, True, False):
+            raise ConfigError(f"--dayfirst must be true or false. Got {self.dayfirst!r}.")
         overlap = set(self.target) & set(self.features)
         if overlap:
             raise ConfigError(
@@ -66,6 +83,18 @@ class DataConfig:
                 "targets are inputs already, drop them from --features."
             )
         return self
+
+    def with_dates(self, date_format: str | None = None, dayfirst: bool | None = None) -> "DataConfig":
+        """These settings with the date options given on the command line (None: not given) in place of
+        stored ones (a bundle's), checked. A new ``date_format`` wins over any ``dayfirst``; a new
+        ``dayfirst`` alone drops a stored ``date_format``, which would otherwise win over it."""
+        from dataclasses import replace
+
+        if date_format is not None:
+            return replace(self, date_format=date_format, dayfirst=dayfirst).check()
+        if dayfirst is not None:
+            return replace(self, date_format=None, dayfirst=dayfirst).check()
+        return self.check()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import functools
 import io
 import os
 import re
+import stat
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from .config import DataConfig
+from .dates import RANGE_TEXT, parse_dates
 from .errors import ConfigError, DataError
 
 __all__ = [
@@ -86,6 +88,8 @@ class Dataset:
     date_col: str = ""
     rows_read: int = 0
     time_col: str | None = None
+    tz: str | None = None  # the input's UTC offset ("+01:00", "UTC"); the index holds wall times in it
+    dayfirst: bool | None = None  # how numeric day/month dates were read; None when not such dates
 
     @property
     def values(self) -> np.ndarray:
@@ -99,6 +103,11 @@ class Dataset:
     @property
     def long_gaps(self) -> list[Gap]:
         return [g for g in self.gaps if not g.filled]
+
+    def stamp(self, ts) -> pd.Timestamp:
+        """A timestamp of the index with the input's UTC offset (as it was written), or naive."""
+        ts = pd.Timestamp(ts)
+        return ts.tz_localize(self.tz) if self.tz and ts.tz is None else ts
 
     def summary(self) -> dict:
         """A JSON-ready description for ``forecast check --json``."""
@@ -128,8 +137,10 @@ class Dataset:
             "target": list(self.target),
             "features": list(self.features),
             "columns": cols,
-            "start": idx[0].isoformat() if len(idx) else None,
-            "end": idx[-1].isoformat() if len(idx) else None,
+            "start": self.stamp(idx[0]).isoformat() if len(idx) else None,
+            "end": self.stamp(idx[-1]).isoformat() if len(idx) else None,
+            "tz": self.tz,
+            "dayfirst": self.dayfirst,
             "freq": self.freq,
             "freq_label": self.freq_label,
             "trading_days": bool(self.trading_days),
@@ -158,6 +169,9 @@ def _read_bytes(source, name: str) -> bytes | str:
         raise DataError("file not found; check the path", path=name)
     if os.path.isdir(path):
         raise DataError("is a directory, not a CSV file; give the path of a .csv file", path=name)
+    kind = _not_regular(path)
+    if kind:
+        raise DataError(f"is not a regular file ({kind}); give a CSV file", path=name)
     try:
         with open(path, "rb") as fh:
             return fh.read()
@@ -165,6 +179,25 @@ def _read_bytes(source, name: str) -> bytes | str:
         raise DataError("cannot read the file (permission denied); check its permissions", path=name) from None
     except OSError as e:
         raise DataError(f"cannot read the file ({e.strerror or e}); check the path", path=name) from None
+
+
+_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def _not_regular(path) -> str | None:
+    """What ``path`` is when it is not a regular file (after symlinks), else None.
+
+    Reading a device (``/dev/zero``) never ends and opening a FIFO with no writer blocks, so
+    anything but a regular file is refused before it is opened.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # open() reports it
+    if stat.S_ISREG(mode):
+        return None
+    return next((what for test, what in _KINDS if test(mode)), "not a file")
 
 
 def _decode(raw: bytes | str, name: str) -> str:
@@ -192,6 +225,24 @@ def _decode(raw: bytes | str, name: str) -> str:
     if sample and controls / len(sample) > 0.05:
         raise DataError("not a text CSV file (it cannot be decoded as text); export it as UTF-8 CSV", path=name)
     return text
+
+
+def _head_lines(text: str, budget: int = 65536, most: int = 200) -> list[str]:
+    """The first non-blank whole lines of ``text`` (at most ``most``) within about ``budget`` characters.
+
+    Always whole lines, and at least two when the text has them: a header wider than the budget
+    (12,000 columns) is read to its end, with the first data line, instead of being cut.
+    """
+    limit = budget
+    while True:
+        whole = limit >= len(text)
+        lines = text[:limit].splitlines()
+        if not whole:
+            lines = lines[:-1]  # the last one may be cut
+        lines = [ln for ln in lines if ln.strip()]
+        if whole or len(lines) >= 2:
+            return lines[:most]
+        limit *= 4
 
 
 def _sniff_sep(lines: list[str]) -> str:
@@ -258,7 +309,7 @@ def read_table(source: str | os.PathLike, cfg: DataConfig) -> pd.DataFrame:
     stripped = text.lstrip("\r\n")
     skipped = text[: len(text) - len(stripped)].count("\n")
     text = stripped
-    sample_lines = [ln for ln in text[:65536].splitlines() if ln.strip()][:200]
+    sample_lines = _head_lines(text)
     sep = cfg.sep or _sniff_sep(sample_lines)
     decimal = cfg.decimal or _sniff_decimal(sample_lines, sep)
     if len(sample_lines) < 2:
@@ -290,6 +341,9 @@ def read_table(source: str | os.PathLike, cfg: DataConfig) -> pd.DataFrame:
         ) from None
     df.columns = [str(c).strip() for c in df.columns]
     df.index = pd.RangeIndex(2 + skipped, 2 + skipped + len(df), name="line")
+    final_newline = text.endswith(("\n", "\r"))
+    if not final_newline and len(df):
+        _check_last_line(text, sep, int(df.index[-1]), name)
     # Blank lines (and lines of bare delimiters or spaces) are empty rows: drop them, keep line numbers.
     blank = np.ones(len(df), dtype=bool)
     for c in df.columns:
@@ -313,7 +367,41 @@ def read_table(source: str | os.PathLike, cfg: DataConfig) -> pd.DataFrame:
         for c in df.columns:
             if _is_number(df[c]):
                 df[c] = _mask_markers(df[c], markers)
+    df.attrs["final_newline"] = final_newline
     return df
+
+
+_STILL_WRITTEN = "the file may still be being written; rerun when it is complete (if it is, end it with a newline)"
+
+
+def _check_last_line(text: str, sep: str, line: int, name: str) -> None:
+    """Refuse a last line, with no newline after it, that has fewer fields than the line before it
+    or an empty last field where that line has a value: a row cut by a writer still appending."""
+    tail = text[max(0, len(text) - 1_000_000):].splitlines()
+    rows = [ln for ln in tail if ln.strip()][-2:]
+    if len(rows) < 2:
+        return
+    try:
+        prev, last = list(csv.reader(rows, delimiter=sep))
+    except (csv.Error, ValueError):
+        return
+    short = len(last) < len(prev)
+    if short or (last and not last[-1].strip() and prev[-1].strip()):
+        what = f"{len(last)} of {len(prev)} fields" if short else "its last field is empty"
+        raise DataError(f"line {line}: the last row is incomplete (no final newline, {what}): {_STILL_WRITTEN}",
+                        path=name)
+
+
+def _check_last_date(dates: pd.Series, lines: np.ndarray, col: str, name: str) -> None:
+    """With no final newline, refuse a last date of another width than every other date of the column
+    (``2011-1`` after ``2011-01-31``): a row cut by a writer still appending."""
+    if len(dates) < 2:
+        return
+    widths = dates.str.len().to_numpy()
+    if widths[-1] not in widths[:-1]:
+        raise DataError(f"line {lines[-1]}: the last row is incomplete (no final newline, column '{col}' holds "
+                        f"'{dates.iloc[-1]}', unlike the other dates such as '{dates.iloc[-2]}'): {_STILL_WRITTEN}",
+                        path=name)
 
 
 def _check_header(header: str, sep: str, name: str, line: int) -> None:
@@ -491,44 +579,6 @@ def _as_text(s: pd.Series) -> pd.Series:
     if pd.api.types.is_integer_dtype(s.dtype):
         return s.astype("Int64").astype(str).where(s.notna())
     return s.astype(str).where(s.notna()).str.strip()
-
-
-def _parse_dates(text: pd.Series, col: str, lines: np.ndarray, name: str) -> np.ndarray:
-    """datetime64[ns] values (UTC, tz dropped) of ``text``; DataError at the first bad value."""
-    empty = text.isna() | (text == "")
-    if empty.any():
-        i = int(np.argmax(empty.to_numpy()))
-        raise DataError(
-            f"column '{col}' line {lines[i]}: the date is empty; fill it in or remove the row", path=name
-        )
-    parsed = first = None
-    # The format is inferred from the first value; ISO variants (with and without seconds) and
-    # day-first dates (31/01/2024) get a second chance before the first bad value is reported.
-    for kwargs in ({}, {"format": "ISO8601"}, {"dayfirst": True}):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                parsed = pd.to_datetime(text, errors="coerce", utc=True, **kwargs)
-            except (ValueError, TypeError, OverflowError):
-                continue
-        if first is None:
-            first = parsed
-        if not parsed.isna().any():
-            break
-    else:
-        parsed = first if first is not None else pd.Series(pd.NaT, index=text.index)
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        i = int(np.argmax(bad))
-        first = text.iloc[0]
-        if i == 0 or bad.mean() > 0.5:
-            fix = "check --date-col, or give dates like 2024-01-31 or 2024-01-31 14:00"
-        else:
-            fix = f"use one date format in the whole column (the first rows look like '{first}')"
-        raise DataError(
-            f"column '{col}' line {lines[i]}: cannot parse '{text.iloc[i]}' as a date; {fix}", path=name
-        )
-    return parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
 
 
 def _fmt_ts(ts: pd.Timestamp) -> str:
@@ -783,7 +833,14 @@ def future_index(last: pd.Timestamp, freq: str | None, steps: int, trading_days:
     off, step = _offset(freq)
     if step is not None and last.tz is None:  # a fixed-length step: plain arithmetic, as date_range does
         return pd.DatetimeIndex(_fixed_steps(last.to_datetime64(), step, steps))
-    return pd.date_range(last + off, periods=steps, freq=off)
+    try:
+        out = pd.date_range(last + off, periods=steps, freq=off)
+    except (OverflowError, pd.errors.OutOfBoundsDatetime, ValueError):
+        out = None
+    if out is None or (steps and (out[-1] < last or out[-1] > pd.Timestamp.max)):
+        fit = sum(1 for _ in _take_in_range(last, off, steps))
+        _raise_past_range(last, steps, fit)
+    return out
 
 
 def future_stamps(last: np.datetime64, freq: str | None, steps: int, trading_days: bool) -> np.ndarray:
@@ -795,8 +852,34 @@ def future_stamps(last: np.datetime64, freq: str | None, steps: int, trading_day
 
 
 def _fixed_steps(last: np.datetime64, step: int, steps: int) -> np.ndarray:
-    """``last + step * (1..steps)`` as datetime64[ns] values (``step`` in nanoseconds)."""
-    return np.datetime64(last, "ns") + (step * np.arange(1, steps + 1, dtype=np.int64)).astype("timedelta64[ns]")
+    """``last + step * (1..steps)`` as datetime64[ns] values (``step`` in nanoseconds).
+
+    DataError when the last of them would be past 2262-04-11 (numpy would wrap it to 1677).
+    """
+    last = np.datetime64(last, "ns")
+    room = pd.Timestamp.max.value - int(last.astype(np.int64))
+    if step > 0 and steps * step > room:
+        _raise_past_range(pd.Timestamp(last), steps, room // step)
+    return last + (step * np.arange(1, steps + 1, dtype=np.int64)).astype("timedelta64[ns]")
+
+
+def _take_in_range(last: pd.Timestamp, off, steps: int):
+    """The calendar steps after ``last`` that stay in the datetime64[ns] range (at most ``steps``)."""
+    t = last
+    for _ in range(steps):
+        try:
+            t = t + off
+        except (OverflowError, pd.errors.OutOfBoundsDatetime, ValueError):
+            return
+        if t > pd.Timestamp.max or t < last:
+            return
+        yield t
+
+
+def _raise_past_range(last: pd.Timestamp, steps: int, fit: int):
+    fix = f"forecast at most {fit} step(s) with --steps {fit}" if fit > 0 else "no step fits"
+    raise DataError(f"the forecast's {steps} step(s) after the last timestamp {_fmt_ts(last)} go past "
+                    f"2262-04-11, the end of the supported range {RANGE_TEXT}; {fix}")
 
 
 @functools.lru_cache(maxsize=64)
@@ -946,14 +1029,19 @@ def load(source, cfg: DataConfig, *, require_target: bool = True) -> Dataset:
 
     # Timestamps.
     dates = _as_text(df[date_col])
+    how = {"date_format": cfg.date_format, "dayfirst": cfg.dayfirst}
     if time_col is not None:
         times = _as_text(df[time_col])
         times = times.str.replace(_DOT_TIME_RE, lambda m: ":".join(g for g in m.groups() if g), regex=True)
-        ts = _parse_dates(dates + " " + times.fillna(""), f"{date_col}' + '{time_col}", lines, name)
+        stamps = dates + " " + times.fillna("")
+        col_label = f"{date_col}' + '{time_col}"
         index_name = "timestamp"
     else:
-        ts = _parse_dates(dates, date_col, lines, name)
-        index_name = date_col
+        stamps, col_label, index_name = dates, date_col, date_col
+    if not df.attrs.get("final_newline", True):
+        _check_last_date(stamps.fillna(""), lines, col_label, name)
+    reading = parse_dates(stamps, col_label, lines, name, **how)
+    ts = reading.values
 
     # Numbers.
     markers = _numeric_markers(cfg.na_values)
@@ -1007,6 +1095,8 @@ def load(source, cfg: DataConfig, *, require_target: bool = True) -> Dataset:
         date_col=date_col,
         rows_read=int(len(df)),
         time_col=time_col,
+        tz=reading.tz,
+        dayfirst=reading.dayfirst,
     )
     if require_target and cfg.gaps == "error":
         _raise_long_gaps(ds, cfg.max_gap)
@@ -1036,12 +1126,16 @@ def read_fast(source, cfg: DataConfig, expect: tuple[str | None, bool] | None = 
     """
     if not cfg.date_col or cfg.time_col or cfg.sep not in (None, ",") or cfg.decimal not in (None, "."):
         return None
-    if not isinstance(source, (str, os.PathLike)) or str(source) == "-":
+    if cfg.date_format:
+        return None  # ISO dates only here (dayfirst does not apply to them); the careful reader applies a format
+    if not isinstance(source, (str, os.PathLike)) or str(source) == "-" or _not_regular(source):
         return None
     cols = list(cfg.target) + list(cfg.features)
     try:
         with open(source, "rb") as fh:
             data = fh.read()
+        if not data.endswith(b"\n"):
+            return None  # maybe a file still being written: the careful reader checks its last row
         head = data[:data.find(b"\n") + 1]
         if head.startswith(b"\xef\xbb\xbf") or b"\r" in head or b'"' in head:
             return None
@@ -1060,8 +1154,10 @@ def read_fast(source, cfg: DataConfig, expect: tuple[str | None, bool] | None = 
             if any(k not in "fi" for k in (dt.kind for dt in df.dtypes)):
                 return None
             values = df.to_numpy(dtype=np.float64)
+            if df.index.astype(str).str.len().nunique() != 1:
+                return None  # one date layout per column, as the plain reader asks
             idx = pd.DatetimeIndex(pd.to_datetime(df.index, format="ISO8601"))
-            if idx.tz is not None:
+            if idx.tz is not None or idx.min() < pd.Timestamp.min or idx.max() > pd.Timestamp.max:
                 return None
             stamps = idx.as_unit("ns").values
         if len(values) < 2 or not np.isfinite(values).all():
@@ -1259,6 +1355,10 @@ def _read_plain(data: bytes, date_col: str, cols: Sequence[str]) -> tuple[np.nda
     bad[:, either] = (m[:, either] != 32) & (m[:, either] != 84)
     if bad.any():
         return None
+    years = m[:, :4].astype(np.int64) - 48
+    years = years @ np.array([1000, 100, 10, 1])
+    if years.min() < 1678 or years.max() > 2261:
+        return None  # near or past the datetime64[ns] range, where numpy wraps: the careful reader checks
     try:
         ts = m.reshape(-1).view(f"S{w}").astype("datetime64[ns]")  # refuses impossible dates
     except ValueError:

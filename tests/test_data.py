@@ -198,11 +198,13 @@ def test_bad_date_names_line_and_value(tmp_path):
         load(write(tmp_path, text), DataConfig())
 
 
-def test_timezone_aware_values_become_utc(tmp_path):
+def test_timezone_aware_values_keep_their_offset(tmp_path):
+    # One shared offset: the index holds the wall times as written and the Dataset knows the offset.
     text = "timestamp,y\n2024-03-01T01:00:00+01:00,1\n2024-03-01T02:00:00+01:00,2\n2024-03-01T03:00:00+01:00,3\n"
     ds = load(write(tmp_path, text), DataConfig())
-    assert ds.frame.index.tz is None
-    assert ds.frame.index[0] == pd.Timestamp("2024-03-01 00:00")
+    assert ds.frame.index.tz is None and ds.tz == "+01:00"
+    assert ds.frame.index[0] == pd.Timestamp("2024-03-01 01:00")
+    assert ds.summary()["start"] == "2024-03-01T01:00:00+01:00"
 
 
 def test_date_column_found_by_parsing(tmp_path):

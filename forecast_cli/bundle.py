@@ -14,23 +14,37 @@ import io
 import json
 import os
 import platform
+import struct
 import tempfile
 import zipfile
 import zlib
 from pathlib import Path
 
 from . import __version__
+from . import manifest as manifest_schema
 from .errors import BundleError
 from .files import atomic_write
+from .manifest import MAX_MANIFEST_BYTES, MAX_STORED_RESIDUAL_VALUES
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "read_manifest", "save_bundle", "load_bundle", "sha256_bytes", "fingerprint",
            "verify"]
 
 FORMAT = "forecast-cli-bundle"
 FORMAT_VERSION = 1
+# Limits on what a bundle may hold, checked before anything is decompressed or loaded. The biggest
+# model.keras the tool accepts (its weights dominate it); the other members have their own caps.
 MAX_MEMBER_BYTES = 512 * 1024 * 1024
-_REQUIRED = {"format": str, "format_version": int, "model_sha256": str, "data": dict, "window": dict,
-             "model": dict, "train": dict, "scaler": dict, "n_targets": int}
+MAX_OUTER_MEMBERS = 16
+OUTER_LIMITS = {"manifest.json": MAX_MANIFEST_BYTES, "model.keras": MAX_MEMBER_BYTES}
+# model.keras is a zip too: Keras 3 writes exactly these members (no assets/ for the layers this tool
+# builds). Nothing else is accepted, and only these are handed to Keras, in a rebuilt archive.
+KERAS_LIMITS = {"config.json": 1024 * 1024, "metadata.json": 64 * 1024, "model.weights.h5": MAX_MEMBER_BYTES}
+KERAS_REQUIRED = ("config.json", "model.weights.h5")
+# A member over RATIO_MIN_BYTES may expand at most MAX_RATIO times (zeros deflate ~1000 times;
+# real weights and manifests 1.1 to 10 times).
+MAX_RATIO = 200
+RATIO_MIN_BYTES = 1024 * 1024
+CHUNK = 1024 * 1024
 
 
 def sha256_bytes(b: bytes) -> str:
@@ -90,6 +104,7 @@ def save_bundle(path: str | os.PathLike, forecaster, manifest_extra: dict) -> di
         **manifest_extra,
         "model_sha256": sha256_bytes(model_bytes),
     }
+    _thin_residuals(manifest)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=False))
@@ -99,7 +114,21 @@ def save_bundle(path: str | os.PathLike, forecaster, manifest_extra: dict) -> di
     return manifest
 
 
+def _thin_residuals(manifest: dict) -> None:
+    """Keep at most MAX_STORED_RESIDUAL_VALUES conformal residuals (the most recent windows of each step and
+    target), so that the manifest stays under the size every reader accepts (long horizons x many targets)."""
+    res = (manifest.get("conformal") or {}).get("residuals")
+    if not res or not res[0]:
+        return
+    per_window = len(res) * len(res[0])
+    keep = max(1, MAX_STORED_RESIDUAL_VALUES // per_window)
+    if len(res[0][0]) > keep:
+        manifest["conformal"]["residuals"] = [[cell[-keep:] for cell in row] for row in res]
+
+
 def _open_zip(path) -> zipfile.ZipFile:
+    """The bundle as an open zip, after checking its directory: member count, names, declared sizes and
+    compression ratios. Nothing is decompressed here."""
     p = Path(path)
     if not p.exists():
         raise BundleError("bundle not found; check the path", path=path)
@@ -108,96 +137,151 @@ def _open_zip(path) -> zipfile.ZipFile:
                           path=path)
     try:
         zf = zipfile.ZipFile(p)
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         raise BundleError("not a forecast bundle (not a zip file); make one with 'forecast train -o MODEL.fcst'",
                           path=path) from None
-    for info in zf.infolist():
-        name = info.filename
-        if name.startswith(("/", "\\")) or ".." in Path(name).parts or ":" in name:
-            zf.close()
-            raise BundleError(f"refused: member name {name!r} escapes the bundle; the file is not trustworthy",
-                              path=path)
-        if info.file_size > MAX_MEMBER_BYTES:
-            zf.close()
-            raise BundleError(f"refused: member {name!r} is {info.file_size} bytes, over the limit", path=path)
+    try:
+        infos = zf.infolist()
+        if len(infos) > MAX_OUTER_MEMBERS:
+            raise _unsafe(path, f"it holds {len(infos)} members (limit {MAX_OUTER_MEMBERS})")
+        for info in infos:
+            name = info.filename
+            if name.startswith(("/", "\\")) or ".." in Path(name).parts or ":" in name:
+                raise BundleError(f"refused: member name {name!r} escapes the bundle; the file is not trustworthy",
+                                  path=path)
+            _check_declared(info, OUTER_LIMITS.get(name, MAX_MEMBER_BYTES), "member", path)
+        if len({i.filename for i in infos}) != len(infos):
+            raise _unsafe(path, "it holds two members of the same name")
+    except BaseException:
+        zf.close()
+        raise
     return zf
 
 
-def _read_member(zf: zipfile.ZipFile, name: str, path) -> bytes:
+def _unsafe(path, what: str) -> BundleError:
+    """The one refusal for a bundle whose zip structure is damaged or hostile."""
+    return BundleError(f"damaged or unsafe bundle: {what}; retrain or copy the bundle again", path=path)
+
+
+def _check_declared(info: zipfile.ZipInfo, limit: int, label: str, path) -> None:
+    """Refuse a member whose declared size is over ``limit``, whose compression ratio is that of a zip bomb,
+    or that is stored in a way this tool never writes (encrypted, other compression methods)."""
+    name, size = info.filename, info.file_size
+    if size > limit:
+        raise _unsafe(path, f"{label} {name!r} is {size:,} bytes (limit {limit:,})")
+    if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise _unsafe(path, f"{label} {name!r} is encrypted or compressed with an unknown method")
+    if size > RATIO_MIN_BYTES and size > MAX_RATIO * info.compress_size:
+        raise _unsafe(path, f"{label} {name!r} expands {size // max(info.compress_size, 1):,} times "
+                            f"(limit {MAX_RATIO})")
+
+
+def _member_chunks(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, label: str, path):
+    """The bytes of one member, in chunks of at most CHUNK bytes, decompressed here from its raw data.
+
+    Never yields more than the member's declared size (itself <= ``limit``): a member whose data
+    holds more than its header declares (a zip bomb that lies) is refused as soon as the extra byte
+    appears, whatever the header says; one that holds less, or whose CRC-32 is wrong, is refused at
+    its end. Memory stays at a few chunks whatever the member holds.
+    """
+    name, declared = info.filename, info.file_size
+    if declared > limit:
+        raise _unsafe(path, f"{label} {name!r} is {declared:,} bytes (limit {limit:,})")
+    fp = zf.fp
+    fp.seek(info.header_offset)
+    head = fp.read(30)
+    if len(head) != 30 or head[:4] != b"PK\x03\x04":
+        raise _unsafe(path, f"{label} {name!r} has no valid local header")
+    name_len, extra_len = struct.unpack("<HH", head[26:30])
+    fp.seek(info.header_offset + 30 + name_len + extra_len)
+    inflate = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+    left_in, out, crc = info.compress_size, 0, 0
+    while left_in > 0 or (inflate is not None and inflate.unconsumed_tail):
+        data = inflate.unconsumed_tail if inflate is not None and inflate.unconsumed_tail else b""
+        if not data:
+            data = fp.read(min(CHUNK, left_in))
+            if not data:
+                raise _unsafe(path, f"{label} {name!r} is truncated")
+            left_in -= len(data)
+        try:
+            chunk = inflate.decompress(data, CHUNK) if inflate is not None else data
+        except zlib.error as e:
+            raise _unsafe(path, f"{label} {name!r} is not valid deflate data ({e})") from None
+        out += len(chunk)
+        if out > declared:
+            raise _unsafe(path, f"{label} {name!r} holds more than the {declared:,} bytes its header declares")
+        crc = zlib.crc32(chunk, crc)
+        yield chunk
+        if inflate is not None and inflate.eof:
+            break
+    if out != declared or (inflate is not None and not inflate.eof) or crc != info.CRC:
+        raise _unsafe(path, f"{label} {name!r} is damaged (size or CRC-32 differs from its header)")
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, path, limit: int, label: str = "member") -> bytes:
+    """A whole member (at most ``limit`` bytes), read by :func:`_member_chunks`."""
     try:
-        return zf.read(name)
+        info = zf.getinfo(name)
     except KeyError:
         raise BundleError(f"not a forecast bundle: it has no {name}; make one with 'forecast train -o'",
                           path=path) from None
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
+    try:
+        return b"".join(_member_chunks(zf, info, limit, label, path))
+    except (OSError, EOFError, struct.error) as e:
         raise BundleError(f"damaged bundle: cannot read {name} ({e}); retrain or copy it again", path=path) from None
 
 
-def _check_manifest(m, path) -> dict:
-    if not isinstance(m, dict):
-        raise BundleError("manifest.json is not a JSON object; the bundle is damaged", path=path)
-    if m.get("format") != FORMAT:
-        raise BundleError(f"not a forecast bundle (format {m.get('format')!r}, expected {FORMAT!r})", path=path)
-    version = m.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise BundleError(f"manifest field 'format_version' must be an integer, got {type(version).__name__}",
-                          path=path)
-    if version != FORMAT_VERSION:
-        raise BundleError(f"unknown bundle format version {version} (this forecast-cli {__version__} reads "
-                          f"version {FORMAT_VERSION}); use a matching forecast-cli or retrain", path=path)
-    for key, typ in _REQUIRED.items():
-        if key not in m:
-            raise BundleError(f"manifest is missing field {key!r}; the bundle is damaged", path=path)
-        if not isinstance(m[key], typ) or isinstance(m[key], bool):
-            raise BundleError(f"manifest field {key!r} must be {typ.__name__}, got {type(m[key]).__name__}; "
-                              "the bundle is damaged", path=path)
-    return m
-
-
 def read_manifest(path: str | os.PathLike) -> dict:
-    """The checked manifest of a bundle. Needs no TensorFlow."""
+    """The checked manifest of a bundle (see :mod:`forecast_cli.manifest`). Needs no TensorFlow."""
     with _open_zip(path) as zf:
-        raw = _read_member(zf, "manifest.json", path)
-    try:
-        m = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BundleError(f"manifest.json is not valid JSON ({e}); the bundle is damaged", path=path) from None
-    return _check_manifest(m, path)
+        raw = _read_member(zf, "manifest.json", path, MAX_MANIFEST_BYTES)
+    return manifest_schema.check(manifest_schema.parse(raw, path), path)
 
 
 def load_bundle(path: str | os.PathLike):
     """Load, verify and return ``(forecaster, manifest)``.
 
-    The SHA-256 of ``model.keras`` must match the manifest; Keras loads it with
-    ``safe_mode=True`` so a bundle cannot run code (no Lambda layers).
+    The SHA-256 of ``model.keras`` must match the manifest, its members must pass
+    :func:`_checked_keras_archive` and its ``config.json`` must fit the manifest before Keras sees
+    it; Keras then loads a rebuilt archive of the checked members only, with ``safe_mode=True``
+    (no Lambda layers: a bundle cannot run code), and the loaded network's input and output shapes
+    must match the manifest.
     """
     from .config import ModelConfig, TrainConfig, WindowConfig, from_dict
     from .windows import Scaler
 
-    manifest, model_bytes = _verified(path)
-    try:
+    manifest = read_manifest(path)
+    try:  # the schema has checked every value these read; this only builds them
         window = from_dict(WindowConfig, manifest["window"]).check()
-        model_cfg = from_dict(ModelConfig, manifest["model"]).check()
+        model_cfg = from_dict(ModelConfig, manifest["model"]).check().check_window(window)
         train_cfg = from_dict(TrainConfig, manifest["train"])
         scaler = Scaler.from_dict(manifest["scaler"])
     except Exception as e:
-        raise BundleError(f"manifest settings are invalid ({e}); the bundle is damaged", path=path) from None
+        raise BundleError(f"damaged bundle: manifest settings are invalid ({e}); retrain or copy the bundle again",
+                          path=path) from None
 
     from . import runtime
 
-    # a signal while TensorFlow imports or Keras loads is raised after it: inside, it could be
-    # swallowed, or caught below and reported as a refused model
-    with runtime.deferred_interrupts(), tempfile.TemporaryDirectory(prefix="forecast_load_") as td:
-        keras = runtime.import_keras()
-        from .models import CUSTOM_OBJECTS
-
+    with tempfile.TemporaryDirectory(prefix="forecast_load_") as td:
         kpath = os.path.join(td, "model.keras")
-        Path(kpath).write_bytes(model_bytes)
-        try:
-            model = keras.saving.load_model(kpath, custom_objects=CUSTOM_OBJECTS, compile=False, safe_mode=True)
-        except Exception as e:  # Keras raises ValueError/TypeError for unsafe or broken models
-            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise BundleError(f"refused to load model.keras: {msg[:300]}", path=path) from None
+        with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024, dir=td) as original:
+            _copy_verified_model(path, manifest, original)
+            _checked_keras_archive(original, manifest, path, rebuild_to=kpath)
+        # a signal while TensorFlow imports or Keras loads is raised after it: inside, it could be
+        # swallowed, or caught below and reported as a refused model
+        with runtime.deferred_interrupts():
+            keras = runtime.import_keras()
+            from .models import CUSTOM_OBJECTS
+
+            try:
+                model = keras.saving.load_model(kpath, custom_objects=CUSTOM_OBJECTS, compile=False, safe_mode=True)
+            except Exception as e:  # Keras raises ValueError/TypeError for unsafe or broken models
+                msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+                raise BundleError(f"refused to load model.keras: {msg[:300]}", path=path) from None
+    try:
+        manifest_schema.check_model_shapes(model, manifest)
+    except BundleError as e:
+        raise BundleError(e.message, path=path) from None
     from .training import NeuralForecaster
 
     forecaster = NeuralForecaster.from_parts(window, model_cfg, train_cfg, manifest["n_targets"], model, scaler)
@@ -205,19 +289,90 @@ def load_bundle(path: str | os.PathLike):
 
 
 def verify(path: str | os.PathLike) -> dict:
-    """The manifest, after checking the SHA-256 of ``model.keras`` against it. Needs no TensorFlow.
+    """The manifest, after checking the SHA-256 of ``model.keras`` against it and its members against the
+    limits and the manifest (as :func:`load_bundle` does before loading). Needs no TensorFlow.
 
-    Used by ``forecast inspect``; :func:`load_bundle` makes the same check before loading.
+    Used by ``forecast inspect``: ``model.keras`` is hashed in chunks and spooled to a private
+    temporary file only past 16 MiB; nothing is extracted.
     """
-    return _verified(path)[0]
-
-
-def _verified(path) -> tuple[dict, bytes]:
-    """The checked manifest and the bytes of ``model.keras``, whose SHA-256 must match it."""
     manifest = read_manifest(path)
+    with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as original:
+        _copy_verified_model(path, manifest, original)
+        _checked_keras_archive(original, manifest, path)
+    return manifest
+
+
+def _copy_verified_model(path, manifest: dict, sink) -> None:
+    """Copy ``model.keras`` into the file object ``sink`` in chunks, refusing it unless its SHA-256 is the
+    manifest's."""
+    h = hashlib.sha256()
     with _open_zip(path) as zf:
-        model_bytes = _read_member(zf, "model.keras", path)
-    if sha256_bytes(model_bytes) != manifest["model_sha256"]:
+        try:
+            info = zf.getinfo("model.keras")
+        except KeyError:
+            raise BundleError("not a forecast bundle: it has no model.keras; make one with 'forecast train -o'",
+                              path=path) from None
+        try:
+            for chunk in _member_chunks(zf, info, MAX_MEMBER_BYTES, "member", path):
+                h.update(chunk)
+                sink.write(chunk)
+        except (OSError, EOFError, struct.error) as e:
+            raise BundleError(f"damaged bundle: cannot read model.keras ({e}); retrain or copy it again",
+                              path=path) from None
+    if h.hexdigest() != manifest["model_sha256"]:
         raise BundleError("refused: model.keras does not match the SHA-256 in manifest.json "
                           "(altered or damaged); retrain or copy the bundle again", path=path)
-    return manifest, model_bytes
+    sink.seek(0)
+
+
+def _checked_keras_archive(fileobj, manifest: dict, path, rebuild_to: str | None = None) -> None:
+    """Check the zip inside ``model.keras`` (``fileobj``) and, with ``rebuild_to``, write its checked members
+    to a new archive there for Keras.
+
+    Only the members Keras 3 writes (:data:`KERAS_LIMITS`) are accepted, each under its cap,
+    with no zip-bomb ratio, read with :func:`_member_chunks` (never past its declared size), and
+    ``config.json`` must fit the manifest (:func:`forecast_cli.manifest.check_model_config`)
+    before the weights are read or any layer is built.
+    """
+    label = "model.keras member"
+    try:
+        inner = zipfile.ZipFile(fileobj)
+        infos = inner.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise _unsafe(path, "model.keras is not a Keras archive (not a zip file)") from None
+    with inner:
+        names = [i.filename for i in infos]
+        if len(infos) > len(KERAS_LIMITS):
+            raise _unsafe(path, f"model.keras holds {len(infos)} members (limit {len(KERAS_LIMITS)})")
+        for info in infos:
+            if info.filename not in KERAS_LIMITS:
+                raise _unsafe(path, f"{label} {info.filename!r} is not one Keras writes (allowed: "
+                                    f"{', '.join(KERAS_LIMITS)})")
+            _check_declared(info, KERAS_LIMITS[info.filename], label, path)
+        if len(set(names)) != len(names):
+            raise _unsafe(path, "model.keras holds two members of the same name")
+        missing = [n for n in KERAS_REQUIRED if n not in names]
+        if missing:
+            raise _unsafe(path, f"model.keras has no {missing[0]}")
+        small = {n: b"".join(_member_chunks(inner, inner.getinfo(n), KERAS_LIMITS[n], label, path))
+                 for n in names if n != "model.weights.h5"}
+        weights = inner.getinfo("model.weights.h5")
+        try:
+            config = json.loads(small["config.json"].decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise _unsafe(path, f"{label} 'config.json' is not valid JSON") from None
+        try:
+            manifest_schema.check_model_config(config, manifest, weights.file_size)
+        except BundleError as e:
+            raise BundleError(e.message, path=path) from None
+        chunks = _member_chunks(inner, weights, KERAS_LIMITS["model.weights.h5"], label, path)
+        if rebuild_to is None:
+            for _ in chunks:  # read to the end: sizes and CRC-32 checked, nothing kept
+                pass
+            return
+        with zipfile.ZipFile(rebuild_to, "w", compression=zipfile.ZIP_STORED) as out:
+            for n, data in small.items():
+                out.writestr(n, data)
+            with out.open("model.weights.h5", "w", force_zip64=True) as sink:
+                for chunk in chunks:
+                    sink.write(chunk)

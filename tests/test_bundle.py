@@ -84,9 +84,13 @@ def test_missing_bundle(tmp_path):
     assert_refused(invoke("inspect", tmp_path / "nope.fcst"), "bundle not found")
 
 
-def test_keras_loads_with_safe_mode(aapl_bundle, tmp_path):
-    """A model with a Lambda layer (arbitrary code), with a correct hash, is still refused."""
+def test_keras_loads_with_safe_mode(aapl_bundle, tmp_path, monkeypatch):
+    """A model with a Lambda layer (arbitrary code), with a correct hash, is still refused: by the layer-class
+    check (see test_bundle_safety), and by safe_mode when that check is bypassed (defence in depth)."""
+    from forecast_cli import manifest as M
     from forecast_cli.runtime import import_keras
+
+    monkeypatch.setattr(M, "ALLOWED_LAYERS", M.ALLOWED_LAYERS | {"Lambda"})
 
     keras = import_keras()
     inp = keras.Input((20, 1))

@@ -39,6 +39,9 @@ def _load_for_model(source, data: DataConfig, window: WindowConfig):
 
         raise DataError(f"series has {len(ds.frame)} rows, fewer than --lookback + --horizon = {need}; "
                         "use a longer series or a smaller --lookback/--horizon", path=ds.source)
+    from .forecasting import check_value_range
+
+    check_value_range(ds)
     return ds
 
 

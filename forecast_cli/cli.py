@@ -147,6 +147,14 @@ GapsOpt = Annotated[str, typer.Option("--gaps", envvar=_env("gaps"),
 SepOpt = Annotated[Optional[str], typer.Option("--sep", envvar=_env("sep"), help="Field delimiter (sniffed if omitted).")]
 DecimalOpt = Annotated[Optional[str], typer.Option("--decimal", envvar=_env("decimal"),
                                                    help="Decimal mark (sniffed if omitted).")]
+DateFormatOpt = Annotated[Optional[str], typer.Option(
+    "--date-format", envvar=_env("date_format"), show_default=False,
+    help="strftime format of the dates, e.g. '%d/%m/%Y' (inferred if omitted).")]
+DayfirstOpt = Annotated[Optional[bool], typer.Option(
+    "--dayfirst/--no-dayfirst", envvar=_env("dayfirst"), show_default=False,
+    help="Read numeric dates like 01/02/2021 day-first (or month-first). If omitted: decided from the data "
+         "(a field over 12, else the reading that gives a regular series; dotted dates day-first); "
+         "dates that stay ambiguous are refused.")]
 
 LookbackOpt = Annotated[int, typer.Option("--lookback", "-l", min=1, envvar=_env("lookback"), help="Input window length (steps).")]
 HorizonOpt = Annotated[int, typer.Option("--horizon", "-H", min=1, envvar=_env("horizon"),
@@ -233,11 +241,13 @@ def _setup(quiet=False, verbose=False, debug=False, no_color=False) -> None:
         warnings.filterwarnings("ignore")
 
 
-def _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal):
+def _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal, date_format=None,
+              dayfirst=None):
     from .config import DataConfig
 
     return DataConfig(target=_listify(target), features=_listify(features), date_col=date_col, time_col=time_col,
-                      na_values=_listify(na_values), max_gap=max_gap, gaps=gaps, sep=sep, decimal=decimal).check()
+                      na_values=_listify(na_values), max_gap=max_gap, gaps=gaps, sep=sep, decimal=decimal,
+                      date_format=date_format, dayfirst=dayfirst).check()
 
 
 class _Progress:
@@ -350,6 +360,8 @@ def check(
     gaps: GapsOpt = "error",
     sep: SepOpt = None,
     decimal: DecimalOpt = None,
+    date_format: DateFormatOpt = None,
+    dayfirst: DayfirstOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -361,7 +373,8 @@ def check(
     from . import api
     from .report import render_check
 
-    cfg = _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal)
+    cfg = _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal,
+                    date_format, dayfirst)
     summary = api.check(data, cfg).summary()
     if json_out:
         _print_json(summary)
@@ -412,6 +425,8 @@ def evaluate(
     gaps: GapsOpt = "error",
     sep: SepOpt = None,
     decimal: DecimalOpt = None,
+    date_format: DateFormatOpt = None,
+    dayfirst: DayfirstOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -423,7 +438,8 @@ def evaluate(
     from . import api
     from .report import render_evaluation
 
-    cfg = _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal)
+    cfg = _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal,
+                    date_format, dayfirst)
     window, mcfg, tcfg = _settings(lookback, horizon, model=model, units=units, layers=layers, dropout=dropout,
                                    recurrent_dropout=recurrent_dropout, norm=norm, linear_skip=linear_skip,
                                    patch=patch, channel_independent=channel_independent, linear_fit=linear_fit,
@@ -478,6 +494,8 @@ def train(
     gaps: GapsOpt = "error",
     sep: SepOpt = None,
     decimal: DecimalOpt = None,
+    date_format: DateFormatOpt = None,
+    dayfirst: DayfirstOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -489,7 +507,8 @@ def train(
     from . import api
     from .report import render_train
 
-    cfg = _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal)
+    cfg = _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal,
+                    date_format, dayfirst)
     window, mcfg, tcfg = _settings(lookback, horizon, model=model, units=units, layers=layers, dropout=dropout,
                                    recurrent_dropout=recurrent_dropout, norm=norm, linear_skip=linear_skip,
                                    patch=patch, channel_independent=channel_independent, linear_fit=linear_fit,
@@ -531,6 +550,12 @@ def predict(
     output: Annotated[Optional[str], typer.Option(
         "--output", "-o", show_default=False,
         help="Write the forecast to this file (.csv, or .parquet) or - for CSV on stdout.")] = None,
+    date_format: Annotated[Optional[str], typer.Option(
+        "--date-format", envvar=_env("date_format"), show_default=False,
+        help="strftime format of the dates, e.g. '%d/%m/%Y'; overrides the one stored in the bundle.")] = None,
+    dayfirst: Annotated[Optional[bool], typer.Option(
+        "--dayfirst/--no-dayfirst", envvar=_env("dayfirst"), show_default=False,
+        help="Read numeric dates like 01/02/2021 day-first (or month-first); overrides the bundle's reading.")] = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -552,7 +577,7 @@ def predict(
         from .files import check_output
 
         check_output(output, example="forecast.csv", inputs=(data,))
-    fc = _predict(bundle, data, steps=steps, levels=levels)
+    fc = _predict(bundle, data, steps=steps, levels=levels, date_format=date_format, dayfirst=dayfirst)
     for w in fc.info["warnings"]:
         _warn(w)
     if output == "-":
@@ -582,7 +607,18 @@ def score(
     steps: StepsOpt = None,
     level: LevelOpt = None,
     skip_existing: Annotated[bool, typer.Option(
-        "--skip-existing", help="Leave inputs whose forecast already exists in OUTDIR alone (resume a run).")] = False,
+        "--skip-existing", help="Leave an input alone when its forecast in OUTDIR was made from the same input "
+                                "content, model and settings (resume a run); score the others.")] = False,
+    min_age: Annotated[float, typer.Option(
+        "--min-age", min=0, metavar="SECONDS",
+        help="Leave inputs modified less than SECONDS ago alone (status skipped): files still being written. "
+             "0: off.")] = 0.0,
+    date_format: Annotated[Optional[str], typer.Option(
+        "--date-format", envvar=_env("date_format"), show_default=False,
+        help="strftime format of the dates, e.g. '%d/%m/%Y'; overrides the one stored in the bundle.")] = None,
+    dayfirst: Annotated[Optional[bool], typer.Option(
+        "--dayfirst/--no-dayfirst", envvar=_env("dayfirst"), show_default=False,
+        help="Read numeric dates like 01/02/2021 day-first (or month-first); overrides the bundle's reading.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, envvar=_env("score_batch_size"),
                                             help="Windows per network call.")] = 4096,
     fmt: Annotated[str, typer.Option("--format", envvar=_env("format"),
@@ -598,7 +634,7 @@ def score(
 ):
     """Forecast past the end of many files with one model; for cron.
 
-    Writes OUTDIR/<name>.forecast.csv per input (or all to OUTDIR/combined.forecast.csv with --combined; atomically) and OUTDIR/summary.json. A bad file is recorded and skipped. Exit 0: all scored; 3: some failed; 1: none scored or bad bundle; 130: interrupted (nothing half-written). A lock file stops a second run on the same OUTDIR.
+    Writes OUTDIR/<name>.forecast.csv per input (or all to OUTDIR/combined.forecast.csv with --combined; atomically) and OUTDIR/summary.json. A bad file is recorded and skipped. Exit 0: all scored (or skipped); 3: some failed; 1: none scored, bad bundle, or OUTDIR locked or unwritable; 130: interrupted (nothing half-written). A lock stops a second run on the same OUTDIR; the tool's own files in OUTDIR are never inputs.
     """
     _setup(quiet, verbose, debug, no_color)
     from . import scoring
@@ -620,7 +656,8 @@ def score(
                 _echo_err(line)
         elif STATE.verbose and not STATE.quiet:
             line = f"{entry['status']}: {entry['input']} -> {entry['output']}" + (
-                f" ({entry['rows']} rows)" if entry.get("rows") is not None else "")
+                f" ({entry['rows']} rows)" if entry.get("rows") is not None else "") + (
+                f" ({entry['reason']})" if entry.get("reason") else "")
             if prog is not None:
                 prog.console.print(line, markup=False, highlight=False)
             else:
@@ -647,6 +684,7 @@ def score(
     with ctx:
         summary = scoring.score(bundle, inputs, output, steps=steps, levels=level or (80.0, 95.0),
                                 skip_existing=skip_existing, batch_size=batch_size, fmt=fmt, combined=combined,
+                                min_age=min_age, date_format=date_format, dayfirst=dayfirst,
                                 on_file=on_file, on_start=on_start, on_warning=on_warning)
     code = scoring.exit_code(summary)
     if json_out:

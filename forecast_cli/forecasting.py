@@ -27,7 +27,10 @@ from .errors import ConfigError, DataError
 
 __all__ = ["DEFAULT_LEVELS", "check_levels", "check_steps", "conformal_bounds", "data_config", "load_input",
            "last_window", "future_timestamps", "forecast_frame", "predict_frame", "predict", "Forecast",
-           "write_frame", "level_name", "INTERVAL_METHOD"]
+           "write_frame", "level_name", "INTERVAL_METHOD", "check_forecast", "check_value_range",
+           "frequency_warning", "FLOAT32_MAX"]
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # the network computes in float32
 
 DEFAULT_LEVELS = (80.0, 95.0)
 INTERVAL_METHOD = "split conformal: per step and target, quantile of |holdout residual| at rank ceil((n+1)*level/100)"
@@ -181,13 +184,14 @@ def _too_short(n: int, rows_read: int, lookback: int, source: str) -> NoReturn:
                     "needs to forecast from; give a longer series", path=source)
 
 
-def input_tail(source, manifest: dict, cfg, lookback: int, steps: int) -> tuple[int, np.ndarray, np.ndarray]:
+def input_tail(source, manifest: dict, cfg, lookback: int, steps: int,
+               warnings: list | None = None) -> tuple[int, np.ndarray, np.ndarray]:
     """``(rows_read, last_window, future_timestamps)`` of one input: all that scoring needs of a file.
 
     A clean file (see :func:`forecast_cli.data.read_fast`) is read into arrays only, with no
     DataFrame, and its timestamps come as datetime64[ns] values; anything else goes through
     :func:`load_input`, :func:`last_window` and :func:`future_timestamps` (a DatetimeIndex), with
-    the same results and errors.
+    the same results and errors. ``warnings`` receives :func:`frequency_warning`'s message.
     """
     from . import data as _data
 
@@ -195,13 +199,38 @@ def input_tail(source, manifest: dict, cfg, lookback: int, steps: int) -> tuple[
     plain = _data.read_fast(source, cfg, expect=(md.get("freq"), bool(md.get("trading_days"))))
     if plain is None:
         ds = load_input(source, manifest, cfg)
-        return ds.rows_read, last_window(ds, lookback), future_timestamps(ds, manifest, steps, None)
+        win = last_window(ds, lookback)
+        _warn_frequency(warnings, ds.source, ds.freq, ds.freq_label, ds.trading_days, manifest)
+        return ds.rows_read, win, future_timestamps(ds, manifest, steps, None)
     n = len(plain.values)
     if n < lookback:
         _too_short(n, n, lookback, _data._source_name(source))
+    _warn_frequency(warnings, _data._source_name(source), plain.freq, plain.freq_label, plain.trading_days,
+                    manifest)
     trading = bool(plain.trading_days or md.get("trading_days"))
     ts = _data.future_stamps(plain.stamps[-1], plain.freq or md.get("freq"), steps, trading)
     return n, plain.values[n - lookback:], ts
+
+
+def frequency_warning(source, freq: str | None, freq_label: str | None, trading: bool,
+                      manifest: dict) -> str | None:
+    """The warning for an input whose frequency differs from the training data's, or None.
+
+    ``predict`` and ``score`` give the same line (a daily model forecasting an hourly file
+    gives numbers, but their timestamps and meaning are wrong).
+    """
+    md = manifest["data"]
+    if freq and md.get("freq") and not (trading or md.get("trading_days")) and freq != md.get("freq"):
+        return (f"{source}: the input's frequency ({freq_label or freq}) differs from the training data's "
+                f"({md.get('freq_label', md.get('freq'))}); the forecast may be meaningless")
+    return None
+
+
+def _warn_frequency(warnings: list | None, source, freq, freq_label, trading, manifest) -> None:
+    if warnings is not None:
+        w = frequency_warning(source, freq, freq_label, trading, manifest)
+        if w:
+            warnings.append(w)
 
 
 def future_timestamps(ds, manifest: dict, steps: int, warnings: list | None = None) -> pd.DatetimeIndex:
@@ -211,13 +240,13 @@ def future_timestamps(ds, manifest: dict, steps: int, warnings: list | None = No
     md = manifest["data"]
     trading = bool(ds.trading_days or md.get("trading_days"))
     freq = ds.freq or md.get("freq")
-    if warnings is not None and ds.freq and md.get("freq") and not trading and ds.freq != md.get("freq"):
-        warnings.append(f"{ds.source}: the input's frequency ({ds.freq_label}) differs from the training data's "
-                        f"({md.get('freq_label', md.get('freq'))}); the forecast may be meaningless")
+    _warn_frequency(warnings, ds.source, ds.freq, ds.freq_label, ds.trading_days, manifest)
     try:
-        return _data.future_index(ds.frame.index[-1], freq, steps, trading)
+        index = _data.future_index(ds.frame.index[-1], freq, steps, trading)
     except DataError as e:
         raise DataError(e.message, path=ds.source) from None
+    tz = getattr(ds, "tz", None)  # the input's UTC offset: its wall times are kept, so the forecast's are too
+    return index.tz_localize(tz) if tz and index.tz is None else index
 
 
 def forecast_frame(point: np.ndarray, timestamps: pd.DatetimeIndex, targets: Sequence[str], bounds: dict,
@@ -239,7 +268,7 @@ def forecast_csv(point: np.ndarray, timestamps: pd.DatetimeIndex | np.ndarray, t
     """The CSV bytes of :func:`forecast_frame` without building a DataFrame (batch scoring's hot path).
 
     Byte-identical to ``forecast_frame(...).to_csv(index=False, float_format="%.10g")``.
-    ``timestamps``: a DatetimeIndex, or tz-naive datetime64 values. ``series``: a first column
+    ``timestamps``: a DatetimeIndex (with a UTC offset, written with it), or tz-naive datetime64 values. ``series``: a first column
     ``input`` holding this value in every row (batch scoring's combined file); ``with_header=False``
     leaves out the header line.
     """
@@ -249,9 +278,8 @@ def forecast_csv(point: np.ndarray, timestamps: pd.DatetimeIndex | np.ndarray, t
         midnight = not (ns.view(np.int64) % (86_400 * 10**9)).any()
         text = np.datetime_as_string(ns, unit="D" if midnight else "s")
         stamps = text if midnight else np.char.replace(text, "T", " ")
-    else:
-        midnight = (ts.normalize() == ts).all()
-        stamps = ts.strftime("%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M:%S")
+    else:  # with a UTC offset, as pandas writes it: 2024-01-01 11:00:00+01:00 (midnight too)
+        stamps = [t.isoformat(sep=" ") for t in ts]
     header = ["timestamp"]
     cols = []
     for j, t in enumerate(targets):
@@ -296,13 +324,82 @@ def _residuals(manifest: dict) -> np.ndarray:
     return r
 
 
+def check_forecast(point: np.ndarray, window: np.ndarray, bounds: dict, manifest: dict, source) -> None:
+    """Refuse a forecast that holds a NaN or an infinity, naming the target column and why.
+
+    ``point`` is ``(steps, n_targets)`` in the data's units, ``window`` the ``(lookback,
+    n_columns)`` values it was made from, ``bounds`` :func:`conformal_bounds`' offsets. A bound is
+    checked where its offset is finite (a bundle without residuals has empty intervals, see
+    :func:`conformal_bounds`). No output may hold an empty forecast cell, so ``predict`` and
+    ``score`` raise (``score`` records the input as failed) instead of writing one.
+
+    Raises:
+        DataError: e.g. ``data.csv: column 'y': the forecast is not finite: the last 30 values reach
+            1e+300, beyond float32 (3.4e+38), far outside the training data (mean 59.3, std 8.75);
+            check the data``.
+    """
+    point = np.asarray(point, dtype=np.float64)
+    steps = len(point)
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = ~np.isfinite(point)
+        for lo, hi in bounds.values():
+            for off in (lo[:steps], hi[:steps]):
+                bad |= np.isfinite(off) & ~np.isfinite(point + off)
+    if not bad.any():
+        return
+    targets = list(manifest["data"]["target"])
+    t = targets[int(np.nonzero(bad.any(axis=0))[0][0])]
+    raise DataError(f"column '{t}': the forecast is not finite: {_window_reason(window, manifest, t)}; "
+                    "check the data", path=source)
+
+
+def _window_reason(window: np.ndarray, manifest: dict, target: str) -> str:
+    """Why a window gives a non-finite forecast: its most extreme value against the training data's scaling."""
+    cols = list(manifest["data"].get("columns") or manifest["data"]["target"])
+    scaler = manifest.get("scaler") or {}
+    w = np.asarray(window, dtype=np.float64)
+    mean = np.asarray(scaler.get("mean") or np.zeros(w.shape[1]), dtype=np.float64)
+    scale = np.asarray(scaler.get("scale") or np.ones(w.shape[1]), dtype=np.float64)
+    if mean.shape != (w.shape[1],) or scale.shape != (w.shape[1],) or len(cols) != w.shape[1]:
+        return "the model gave NaN or infinity; the bundle may be damaged, retrain it"
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        z = np.abs((w - mean) / scale)
+    row, c = np.unravel_index(int(np.nanargmax(np.where(np.isfinite(z), z, np.inf))), z.shape)
+    if z[row, c] < 50:  # an ordinary window: the model itself misbehaves
+        return "the model gave NaN or infinity from ordinary values; the bundle may be damaged, retrain it"
+    col = "" if cols[c] == target else f" of column '{cols[c]}'"
+    beyond = ", beyond float32 (3.4e+38)" if abs(w[row, c]) > FLOAT32_MAX or z[row, c] > FLOAT32_MAX else ""
+    return (f"the last {len(w)} values{col} reach {w[row, c]:.4g}{beyond}, far outside the training data "
+            f"(mean {mean[c]:.4g}, std {scale[c]:.4g})")
+
+
+def check_value_range(ds) -> None:
+    """Refuse values the network cannot compute with (beyond float32), naming the column and timestamp.
+
+    Training and cross-validation scale the data and compute in float32, and the baselines and
+    metrics square it: a value such as ``1e308`` would end in an infinity deep inside a library.
+    """
+    values = np.asarray(ds.values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        big = np.abs(values) > FLOAT32_MAX
+    if not big.any():
+        return
+    rows, cols = np.nonzero(big)
+    col = ds.frame.columns[cols[0]]
+    raise DataError(f"column '{col}' at {ds.frame.index[rows[0]]}: {values[rows[0], cols[0]]:.4g} is beyond what "
+                    f"the model can compute with (float32, up to 3.4e+38; {int(big.sum())} such value(s)); "
+                    "rescale the column or fix the value", path=ds.source)
+
+
 def predict_frame(forecaster, manifest: dict, dataset, steps: int | None = None,
                   levels: Sequence[float] = DEFAULT_LEVELS, warnings: list | None = None) -> pd.DataFrame:
     """Forecast past the end of ``dataset`` with a loaded bundle; one row per future timestamp."""
     H, L = int(manifest["window"]["horizon"]), int(manifest["window"]["lookback"])
     steps = check_steps(steps, H)
     bounds = conformal_bounds(_residuals(manifest), check_levels(levels), warnings)
-    point = forecaster.predict_windows(last_window(dataset, L)[None])[0]
+    window = last_window(dataset, L)
+    point = forecaster.predict_windows(window[None])[0]
+    check_forecast(point[:steps], window, bounds, manifest, dataset.source)
     ts = future_timestamps(dataset, manifest, steps, warnings)
     return forecast_frame(point, ts, manifest["data"]["target"], bounds, steps)
 
@@ -323,8 +420,12 @@ class Forecast:
         return {**self.info, "forecast": rows}
 
 
-def predict(bundle_path, source, steps: int | None = None, levels: Sequence[float] = DEFAULT_LEVELS) -> Forecast:
+def predict(bundle_path, source, steps: int | None = None, levels: Sequence[float] = DEFAULT_LEVELS, *,
+            date_format: str | None = None, dayfirst: bool | None = None) -> Forecast:
     """Load a bundle and forecast past the end of ``source`` (a CSV path or ``-``).
+
+    ``date_format``/``dayfirst``, when given, override how the bundle reads dates (see
+    :meth:`forecast_cli.config.DataConfig.with_dates`).
 
     Raises:
         BundleError: the bundle is missing, not a bundle, altered, or of an unknown format.
@@ -337,7 +438,7 @@ def predict(bundle_path, source, steps: int | None = None, levels: Sequence[floa
     H = int(manifest["window"]["horizon"])
     steps = check_steps(steps, H)
     levels = check_levels(levels)
-    ds = load_input(source, manifest)
+    ds = load_input(source, manifest, data_config(manifest).with_dates(date_format, dayfirst))
     last_window(ds, int(manifest["window"]["lookback"]))
     forecaster, manifest = load_bundle(bundle_path)
     warnings: list = []
@@ -348,7 +449,7 @@ def predict(bundle_path, source, steps: int | None = None, levels: Sequence[floa
         "model_sha256": manifest["model_sha256"],
         "file": ds.source,
         "rows_read": int(ds.rows_read),
-        "last_timestamp": ds.frame.index[-1].isoformat(),
+        "last_timestamp": ds.stamp(ds.frame.index[-1]).isoformat(),
         "freq": "B" if ds.trading_days else ds.freq,
         "freq_label": ds.freq_label,
         "trading_days": bool(ds.trading_days or manifest["data"].get("trading_days")),

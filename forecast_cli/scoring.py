@@ -5,8 +5,14 @@ stacked, and each chunk of up to ``batch_size`` windows is predicted by ONE call
 network (never one call per file). Each forecast is written to ``OUTDIR/<stem>.forecast.csv``
 under a temporary name and renamed into place, or, with ``combined=True``, all of them to one
 file, ``OUTDIR/combined.forecast.csv``, with the input in a first column; ``summary.json``
-lists every input with its status, rows read, output and error. A lock file
-(``OUTDIR/.forecast-score.lock``) keeps a second run from writing beside the first.
+lists every input with its status, rows read, output and error.
+
+``OUTDIR/.forecast-score.records.json`` says what each forecast was made from (the input's
+path, size, mtime and SHA-256, the bundle's and model's SHA-256, the settings that change the
+output, and the forecast's own size, mtime and SHA-256); ``skip_existing`` skips an input only
+when its record matches (see :class:`Records`).
+``OUTDIR/.forecast-score.lock`` is held with ``flock(2)`` while a run writes, so a second run
+cannot write beside it; the kernel releases it when the process ends, however it ends.
 """
 from __future__ import annotations
 
@@ -16,6 +22,9 @@ import glob as _glob
 import hashlib
 import json
 import os
+import re
+import stat
+import time
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -24,30 +33,86 @@ import numpy as np
 from .errors import DataError, ForecastError
 
 __all__ = ["expand_inputs", "output_names", "score", "LOCK_NAME", "SUMMARY_NAME", "COMBINED_STEM", "exit_code",
-           "ScoreLock"]
+           "ScoreLock", "RECORDS_NAME", "Records", "is_own_file", "clean_temporaries"]
 
 LOCK_NAME = ".forecast-score.lock"
 SUMMARY_NAME = "summary.json"
 COMBINED_STEM = "combined"
 OUTPUT_SUFFIXES = (".forecast.csv", ".forecast.parquet")
+RECORDS_NAME = ".forecast-score.records.json"
 GLOB_CHARS = set("*?[")
+# The temporaries of forecast_cli.files: write_atomic's ".{name}.{pid}-{thread}.tmp" and atomic_write's
+# (tempfile.mkstemp) ".{name}.XXXXXXXX.tmp"; and the pid-named lock temporary of earlier versions.
+_TEMP = re.compile(r"\.(?P<name>.+)\.(?:\d+-\d+|[a-z0-9_]{8})\.tmp")
+_OLD_LOCK_TEMP = re.compile(r"\.forecast-score\.lock\.\d+\.tmp")
 
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def expand_inputs(patterns: Sequence[str]) -> tuple[list[Path], list[dict]]:
+def is_own_file(name: str) -> bool:
+    """Whether a file name in OUTDIR is one that ``forecast score`` writes there.
+
+    The forecasts (``*.forecast.csv``, ``*.forecast.parquet``, ``combined.forecast.*``),
+    ``summary.json``, the lock, the records (``.forecast-score.records.json``) and the
+    temporaries of all of them. Such files in OUTDIR are never inputs.
+    """
+    if name in (SUMMARY_NAME, LOCK_NAME, RECORDS_NAME) or name.endswith(OUTPUT_SUFFIXES):
+        return True
+    return _is_own_temp(name)
+
+
+def _is_own_temp(name: str) -> bool:
+    """Whether ``name`` is the temporary of one of this tool's files in OUTDIR (see :func:`is_own_file`)."""
+    if _OLD_LOCK_TEMP.fullmatch(name):
+        return True
+    m = _TEMP.fullmatch(name)
+    return bool(m) and is_own_file(m.group("name"))
+
+
+def clean_temporaries(outdir) -> list[str]:
+    """Remove this tool's temporaries from OUTDIR; call it holding the lock.
+
+    A run ended by ``kill -9`` or a crash leaves the temporary it was writing (a signal or an
+    error removes it). Only names of :func:`is_own_file`'s temporaries are removed, never a
+    directory. Returns the names removed.
+    """
+    removed = []
+    with os.scandir(outdir) as it:
+        for e in it:
+            if e.name.endswith(".tmp") and _is_own_temp(e.name) and not e.is_dir(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(e.path)
+                    removed.append(e.name)
+    return sorted(removed)
+
+
+def expand_inputs(patterns: Sequence[str], outdir=None) -> tuple[list[Path], list[dict]]:
     """Files, directories (their ``*.csv``, sorted, not recursive) and globs -> input paths.
 
-    Returns ``(paths, failed)``: ``failed`` holds a summary entry for each pattern that names
-    nothing (missing file, empty directory, glob without matches), so it is reported, not raised.
-    Earlier forecasts (``*.forecast.csv``) found in directories are not inputs. Duplicates are
-    dropped, keeping the first occurrence.
+    Returns ``(paths, settled)``: ``settled`` holds a summary entry for each pattern that names
+    nothing (missing file, empty directory, glob without matches: status ``failed``), so it is
+    reported, not raised, and for each file named explicitly that is one of this tool's own files
+    in ``outdir`` (status ``skipped``, with a ``reason``). Earlier forecasts (``*.forecast.csv``)
+    found in directories and globs are not inputs, nor is any of the tool's own files in
+    ``outdir`` (see :func:`is_own_file`), so ``score 'DIR/*' -o DIR`` can run every day.
+    Duplicates are dropped, keeping the first occurrence.
     """
     paths: list[Path] = []
-    failed: list[dict] = []
+    settled: list[dict] = []
     seen: set = set()
+    out_real = os.path.realpath(outdir) if outdir is not None else None
+    in_outdir: dict = {}
+
+    def own(p) -> bool:
+        """An own file of OUTDIR (its folder is OUTDIR and its name is one the tool writes)."""
+        if out_real is None or not is_own_file(os.path.basename(p)):
+            return False
+        folder = os.path.dirname(os.path.abspath(p))
+        if folder not in in_outdir:
+            in_outdir[folder] = os.path.realpath(folder) == out_real
+        return in_outdir[folder]
 
     def add(p: Path, key: str | None = None):
         key = key or os.path.realpath(p)
@@ -62,24 +127,28 @@ def expand_inputs(patterns: Sequence[str]) -> tuple[list[Path], list[dict]]:
             with os.scandir(p) as it:  # file types from the listing: no stat per plain file
                 found = sorted((e.name, e.is_symlink()) for e in it
                                if os.path.splitext(e.name)[1].lower() == ".csv" and e.is_file()
-                               and not e.name.endswith(OUTPUT_SUFFIXES))
+                               and not e.name.endswith(OUTPUT_SUFFIXES) and not own(os.path.join(pat, e.name)))
             if not found:
-                failed.append(_entry(pat, error=f"{pat}: directory has no .csv files"))
+                settled.append(_entry(pat, error=f"{pat}: directory has no .csv files"))
             real = os.path.realpath(p)
             for name, link in found:
                 add(p / name, None if link else os.path.join(real, name))
         elif p.exists():
-            add(p)
+            if own(p):
+                settled.append(_entry(pat, status="skipped", reason=f"{pat} is a file forecast score writes in "
+                                                                    f"{outdir}, not an input"))
+            else:
+                add(p)
         elif GLOB_CHARS & set(pat):
             found = sorted(Path(q) for q in _glob.glob(pat) if Path(q).is_file()
-                           and not q.endswith(OUTPUT_SUFFIXES))
+                           and not q.endswith(OUTPUT_SUFFIXES) and not own(q))
             if not found:
-                failed.append(_entry(pat, error=f"{pat}: no files match this pattern"))
+                settled.append(_entry(pat, error=f"{pat}: no files match this pattern"))
             for q in found:
                 add(q)
         else:
-            failed.append(_entry(pat, error=f"{pat}: file not found; check the path"))
-    return paths, failed
+            settled.append(_entry(pat, error=f"{pat}: file not found; check the path"))
+    return paths, settled
 
 
 def output_names(paths: Sequence[Path], suffix: str = ".forecast.csv") -> list[str]:
@@ -97,8 +166,11 @@ def output_names(paths: Sequence[Path], suffix: str = ".forecast.csv") -> list[s
     return out
 
 
-def _entry(inp, status="failed", rows=None, output=None, error=None) -> dict:
-    return {"input": str(inp), "status": status, "rows": rows, "output": output, "error": error}
+def _entry(inp, status="failed", rows=None, output=None, error=None, reason=None) -> dict:
+    e = {"input": str(inp), "status": status, "rows": rows, "output": output, "error": error}
+    if reason is not None:
+        e["reason"] = reason
+    return e
 
 
 def _summary_json(summary: dict) -> str:
@@ -119,79 +191,169 @@ def exit_code(summary: dict) -> int:
     return EXIT_PARTIAL
 
 
+# --------------------------------------------------------------------------- records (--skip-existing)
+def _sha256_file(path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _source(path, st: os.stat_result) -> dict:
+    """What a forecast is made from, as far as the input goes; ``sha256`` is filled in when needed."""
+    return {"input": os.path.realpath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": None}
+
+
+class Records:
+    """What each forecast in OUTDIR was made from: ``OUTDIR/.forecast-score.records.json``.
+
+    One record per output name: the input (real path, size, mtime_ns, SHA-256), the settings
+    that change a forecast (bundle and model SHA-256, steps, levels, format, date reading) and
+    the forecast file itself (size, mtime_ns, SHA-256). ``--skip-existing`` skips an input only
+    when all of it matches (:meth:`up_to_date`); a missing, unreadable or different record means
+    "score it again".
+
+    The file is written atomically with ``summary.json`` (at the end of a run and after an
+    interruption) and every 30 s during a long run, never once per forecast (that would double the
+    files created). After ``kill -9`` it is older than the forecasts: a forecast rewritten since
+    no longer matches the size, mtime and SHA-256 its old record holds, so it is scored again,
+    never skipped stale.
+    """
+
+    SAVE_EVERY_S = 30.0
+
+    def __init__(self, outdir):
+        self.path = Path(outdir) / RECORDS_NAME
+        try:
+            data = json.loads(self.path.read_bytes())
+            recs = data.get("records") if isinstance(data, dict) and data.get("version") == 1 else None
+        except (OSError, ValueError):
+            recs = None
+        self.records: dict = recs if isinstance(recs, dict) else {}
+        self.dirty = False
+        self.saved_at = time.monotonic()
+
+    def up_to_date(self, name: str, path, out_path: Path, source: dict, settings: dict) -> bool:
+        """Whether ``out_path`` was made from this very input content with these settings.
+
+        Cheap checks first (from the stat already made): the input's path, size and mtime_ns,
+        the settings, the forecast's size and mtime_ns. Only if they all match are the forecast and
+        the input read to compare their SHA-256 with the record's, so content changed with its
+        size and mtime kept (``cp -p``, coarse file-system clocks) is rescored too.
+        """
+        rec = self.records.get(name)
+        if not isinstance(rec, dict) or rec.get("settings") != settings:
+            return False
+        if any(rec.get(k) != source[k] for k in ("input", "size", "mtime_ns")):
+            return False
+        out = rec.get("output") if isinstance(rec.get("output"), dict) else {}
+        try:
+            ost = os.stat(out_path)
+            if (out.get("size"), out.get("mtime_ns")) != (ost.st_size, ost.st_mtime_ns):
+                return False
+            if _sha256_file(out_path) != out.get("sha256"):
+                return False
+            source["sha256"] = _sha256_file(path)
+        except OSError:
+            return False
+        return rec.get("sha256") == source["sha256"]
+
+    def forget(self, name: str) -> None:
+        if self.records.pop(name, None) is not None:
+            self.dirty = True
+
+    def add(self, name: str, source: dict, settings: dict, out_path: Path, digest: str) -> None:
+        """Record a forecast just renamed into place (``digest``: the SHA-256 of its bytes)."""
+        ost = os.stat(out_path)
+        self.records[name] = {**source, "settings": settings,
+                              "output": {"size": ost.st_size, "mtime_ns": ost.st_mtime_ns, "sha256": digest}}
+        self.dirty = True
+
+    def save(self, when_due: bool = False) -> None:
+        """Write the records (of forecasts that still exist) atomically; with ``when_due``, only every 30 s."""
+        from .files import write_atomic
+
+        if not self.dirty or (when_due and time.monotonic() - self.saved_at < self.SAVE_EVERY_S):
+            return
+        present = set(os.listdir(self.path.parent))
+        self.records = {k: v for k, v in self.records.items() if k in present}
+        write_atomic(self.path, json.dumps({"version": 1, "records": self.records}).encode("utf-8"))
+        self.dirty = False
+        self.saved_at = time.monotonic()
+
+
 # --------------------------------------------------------------------------- lock
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    except OSError:
-        return False
-    return True
-
-
 class ScoreLock:
-    """``OUTDIR/.forecast-score.lock`` holding the owner's pid, created atomically (link of a full file).
+    """``OUTDIR/.forecast-score.lock``, held with ``flock(2)`` (through :mod:`filelock`) while a run writes.
 
-    A lock whose pid is alive stops the run with a DataError; a stale one (its process is gone)
-    is taken over and reported through ``on_warning``.
+    The kernel releases the lock when its process ends, however it ends (``kill -9``, a crash,
+    a power cut), so a lock file left behind never blocks a later run and what it holds is never
+    read. A symbolic link at the lock path is refused, never followed (its target is not
+    touched), as is anything else that is not a regular file; an OUTDIR where the lock cannot be
+    created is a one-line :class:`DataError` that names it. The lock file is removed, while still
+    held, when the run ends.
     """
 
     def __init__(self, outdir: Path, on_warning: Callable[[str], None] | None = None):
         self.path = Path(outdir) / LOCK_NAME
-        self.on_warning = on_warning
-        self.held = False
+        self._lock = None
+        self._id: tuple | None = None
 
-    def _try_create(self) -> bool:
-        tmp = self.path.with_name(f"{LOCK_NAME}.{os.getpid()}.tmp")
-        tmp.write_text(f"{os.getpid()}\n", encoding="ascii")
+    def _open_check(self) -> None:
+        """Create the lock file if missing (never through a symlink) and check that it is a regular file."""
+        outdir = self.path.parent
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
-            os.link(tmp, self.path)
-            return True
-        except FileExistsError:
-            return False
-        except OSError:  # file systems without hard links
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                return False
-            with os.fdopen(fd, "w") as fh:
-                fh.write(f"{os.getpid()}\n")
-            return True
+            fd = os.open(self.path, flags, 0o644)
+        except OSError as e:
+            if os.path.islink(self.path):
+                raise DataError(f"{self.path} is a symbolic link; forecast score keeps its lock file there and "
+                                "never follows a link at that name: remove the link") from None
+            if os.path.isdir(self.path):
+                raise DataError(f"{self.path} is a directory; forecast score keeps its lock file at that name: "
+                                "remove the directory") from None
+            raise DataError(f"cannot write to the output directory {outdir}: cannot create {LOCK_NAME} there "
+                            f"({e.strerror or e}); give -o a directory this user can write to") from None
+        try:
+            mode = os.fstat(fd).st_mode
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+            os.close(fd)
+        if not stat.S_ISREG(mode):
+            raise DataError(f"{self.path} is not a regular file; forecast score keeps its lock file at that name: "
+                            "remove it")
 
     def acquire(self) -> "ScoreLock":
-        for _ in range(3):
-            if self._try_create():
-                self.held = True
-                return self
-            try:
-                text = self.path.read_text(encoding="ascii", errors="replace").strip()
-            except FileNotFoundError:
-                continue  # released meanwhile: try again
-            pid = int(text) if text.isdigit() else -1
-            outdir = self.path.parent
-            if _pid_alive(pid):
-                raise DataError(f"another forecast score run (pid {pid}) is writing to {outdir}; wait for it "
-                                f"or remove {self.path} if it is stale")
-            if self.on_warning:
-                self.on_warning(f"taking over a stale lock {self.path} (its process {text or '?'} is gone)")
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
-        raise DataError(f"cannot take the lock {self.path}; remove it if no forecast score run is writing "
-                        f"to {self.path.parent}")
+        from filelock import Timeout, UnixFileLock
+
+        self._open_check()
+        lock = UnixFileLock(os.fspath(self.path), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise DataError(f"another forecast score run is writing to {self.path.parent}; wait for it to finish "
+                            "(its lock is released when it ends, however it ends)") from None
+        except OSError as e:
+            raise DataError(f"cannot lock {self.path} ({e.strerror or e}); give -o a directory this user can "
+                            "write to, on a local file system") from None
+        self._lock = lock
+        with contextlib.suppress(OSError):
+            st = os.lstat(self.path)
+            self._id = (st.st_dev, st.st_ino)
+        return self
 
     def release(self) -> None:
-        if self.held:
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
-            self.held = False
+        if self._lock is None:
+            return
+        try:  # removed while still held: a run that opened it meanwhile finds it unlinked and tries again
+            with contextlib.suppress(OSError):
+                st = os.lstat(self.path)
+                if (st.st_dev, st.st_ino) == self._id:
+                    os.unlink(self.path)
+        finally:
+            self._lock.release()
+            self._lock = None
+
+    @property
+    def held(self) -> bool:
+        return self._lock is not None
 
     def __enter__(self):
         return self.acquire()
@@ -208,47 +370,68 @@ def _message(e: BaseException, path) -> str:
     return f"{path}: unexpected {type(e).__name__}: {first}"
 
 
+def _young(st: os.stat_result | None, min_age: float, now: float) -> str | None:
+    """The ``reason`` for leaving an input modified less than ``min_age`` seconds ago alone, or None."""
+    if st is None or min_age <= 0:
+        return None
+    age = now - st.st_mtime
+    if age >= min_age:
+        return None
+    if age < 0:
+        return f"modified {-age:.0f} s in the future (clock skew?), not --min-age {min_age:g} s ago"
+    return f"modified {age:.0f} s ago, less than --min-age {min_age:g}"
+
+
 def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = None,
           levels: Sequence[float] = (80.0, 95.0), skip_existing: bool = False, batch_size: int = 4096,
-          fmt: str = "csv", combined: bool = False, on_file: Callable[[dict, int, int], None] | None = None,
+          fmt: str = "csv", combined: bool = False, min_age: float = 0.0, date_format: str | None = None,
+          dayfirst: bool | None = None, on_file: Callable[[dict, int, int], None] | None = None,
           on_start: Callable[[int], None] | None = None,
           on_warning: Callable[[str], None] | None = None) -> dict:
     """Score every input with one bundle; write one forecast per input and ``summary.json`` to ``outdir``.
 
     Args:
         bundle_path: the ``.fcst`` file (loaded and verified once).
-        inputs: files, directories and globs.
+        inputs: files, directories and globs (the tool's own files in ``outdir`` are left out).
         outdir: output directory (created if needed).
         steps: rows per forecast (default: the trained horizon; more is refused).
         levels: interval levels in percent.
-        skip_existing: leave inputs whose output already exists alone (status ``skipped``).
+        skip_existing: leave an input alone (status ``skipped``) when its forecast's record says
+            it was made from the same input content, bundle and settings; otherwise score it again.
         batch_size: windows per network call.
         fmt: ``csv`` or ``parquet``.
         combined: one output file, ``OUTDIR/combined.forecast.<fmt>``, with every input's forecast
             and a first column ``input``, written once at the end (not with ``skip_existing``).
+        min_age: leave inputs modified less than this many seconds ago alone (status ``skipped``,
+            with a ``reason``): a file still being written is not scored. 0: off.
+        date_format, dayfirst: when given, override how the bundle reads dates.
         on_file: called as ``on_file(entry, done, total)`` after each input is settled.
         on_start: called with the number of inputs once they are known.
-        on_warning: receives warnings (stale lock, frequency mismatch, few residuals).
+        on_warning: receives warnings (frequency mismatch, few residuals, temporaries removed).
 
     Returns:
         The summary (also written to ``outdir/summary.json``, including after an interruption).
 
     Raises:
         BundleError: the bundle is bad (nothing is written).
-        DataError: OUTDIR is locked by another run, or cannot be created.
+        DataError: OUTDIR is locked by another run, cannot be created or written to, or holds
+            something else than a regular file at the lock's name.
         KeyboardInterrupt (or its subclass Interrupted, for SIGTERM): after writing the summary so
             far and releasing the lock.
     """
     from .bundle import load_bundle, read_manifest
     from .files import atomic_write, write_atomic
     from .errors import ConfigError
-    from .forecasting import (check_levels, check_steps, conformal_bounds, data_config, forecast_csv,
-                              forecast_frame, input_tail, write_frame, _residuals)
+    from .runtime import deferred_interrupts
+    from .forecasting import (check_forecast, check_levels, check_steps, conformal_bounds, data_config,
+                              forecast_csv, forecast_frame, input_tail, write_frame, _residuals)
 
     if fmt not in ("csv", "parquet"):
         raise ConfigError(f"--format must be 'csv' or 'parquet'. Got {fmt!r}.")
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be an int >= 1. Got {batch_size}.")
+    if not min_age >= 0:
+        raise ConfigError(f"--min-age must be a number of seconds >= 0. Got {min_age}.")
     if combined and skip_existing:
         raise ConfigError("--skip-existing resumes one-file-per-input runs; --combined rewrites its one file "
                           "every run, so give one of them")
@@ -276,7 +459,11 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         warn(w)
     forecaster, manifest = load_bundle(bundle_path)
     targets = list(manifest["data"]["target"])
-    cfg = data_config(manifest)
+    cfg = data_config(manifest).with_dates(date_format, dayfirst)  # as predict reads dates
+    # Everything that changes an output: a forecast made otherwise is not "existing" for --skip-existing.
+    settings = {"bundle_sha256": None if combined else _sha256_file(bundle_path),
+                "model_sha256": manifest["model_sha256"], "steps": steps, "levels": list(levels), "format": fmt,
+                "date_format": date_format, "dayfirst": dayfirst}
 
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
@@ -286,12 +473,12 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
     except OSError as e:
         raise DataError(f"cannot create the output directory {outdir} ({e.strerror or e})") from None
 
-    paths, entries_failed = expand_inputs(inputs)
+    paths, entries_settled = expand_inputs(inputs, outdir)
     names = output_names(paths, suffix)
     combined_path = outdir / f"{COMBINED_STEM}{suffix}" if combined else None
     parts: list = []  # the combined file's pieces: CSV bytes, or frames for Parquet
     entries: list[dict] = [_entry(p, status="pending") for p in paths]
-    total = len(entries) + len(entries_failed)
+    total = len(entries) + len(entries_settled)
     summary = {
         "bundle": str(bundle_path),
         "model_sha256": manifest["model_sha256"],
@@ -306,7 +493,7 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         "n_failed": 0,
         "n_skipped": 0,
         "warnings": warnings,
-        "files": entries_failed + entries,
+        "files": entries_settled + entries,
     }
     done = 0
 
@@ -317,6 +504,12 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
             on_file(entry, done, total)
 
     def write_summary():
+        if records is not None:
+            try:
+                records.save()
+            except OSError as e:
+                raise DataError(f"cannot write {records.path} ({e.strerror or e}); free space or fix the "
+                                "permissions and rerun") from None
         files = summary["files"]
         summary["n_ok"] = sum(f["status"] == "ok" for f in files)
         summary["n_failed"] = sum(f["status"] == "failed" for f in files)
@@ -324,58 +517,105 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         summary["finished"] = _now()
         if hasattr(os, "sync"):
             os.sync()  # the forecasts were renamed into place without a per-file fsync: flush them once
-        with atomic_write(outdir / SUMMARY_NAME, "wb") as fh:
-            fh.write(_summary_json(summary).encode("utf-8"))
+        try:
+            with atomic_write(outdir / SUMMARY_NAME, "wb") as fh:
+                fh.write(_summary_json(summary).encode("utf-8"))
+        except OSError as e:
+            raise DataError(f"cannot write {outdir / SUMMARY_NAME} ({e.strerror or e}); free space or fix the "
+                            "permissions and rerun") from None
+
+    def write_one(entry: dict, out_path: Path, window: np.ndarray, point: np.ndarray, ts, source: dict | None):
+        """Check one forecast and write it (or keep it for the combined file), and record it."""
+        check_forecast(point[:steps], window, bounds, manifest, entry["input"])
+        if combined:  # kept until every input is done; the entries stay "ok" only if the file is written
+            if fmt == "csv":
+                parts.append(forecast_csv(point, ts, targets, bounds, steps, series=entry["input"],
+                                          with_header=not parts))
+            else:
+                frame = forecast_frame(point, ts, targets, bounds, steps)
+                frame.insert(0, "input", entry["input"])
+                parts.append(frame)
+            entry.update(status="ok", output=str(combined_path))
+            return
+        data = forecast_csv(point, ts, targets, bounds, steps) if fmt == "csv" else None
+        with deferred_interrupts():  # SIGTERM/Ctrl-C: the output, its record and its status go together
+            records.forget(out_path.name)
+            if data is not None:
+                write_atomic(out_path, data)
+                digest = hashlib.sha256(data).hexdigest()
+            else:
+                with atomic_write(out_path, "wb", durable=False) as fh:
+                    write_frame(forecast_frame(point, ts, targets, bounds, steps), out_path, fh)
+                digest = _sha256_file(out_path)
+            if source is not None:
+                records.add(out_path.name, source, settings, out_path, digest)
+            entry.update(status="ok", output=str(out_path))
 
     def flush(pending: list):
         """Predict the stacked last windows of ``pending`` with one network call; write their outputs."""
         if not pending:
             return
-        point = forecaster.predict_windows(np.stack([w for _, _, w, _ in pending]))  # (n, L, C) raw values
-        for k, (entry, out_path, _, ts) in enumerate(pending):
+        point = forecaster.predict_windows(np.stack([w for _, _, w, _, _ in pending]))  # (n, L, C) raw values
+        for k, (entry, out_path, window, ts, source) in enumerate(pending):
             try:
-                if combined:  # kept until every input is done; the entries stay "ok" only if the file is written
-                    if fmt == "csv":
-                        parts.append(forecast_csv(point[k], ts, targets, bounds, steps, series=entry["input"],
-                                                  with_header=not parts))
-                    else:
-                        frame = forecast_frame(point[k], ts, targets, bounds, steps)
-                        frame.insert(0, "input", entry["input"])
-                        parts.append(frame)
-                    out_path = combined_path
-                elif fmt == "csv":
-                    write_atomic(out_path, forecast_csv(point[k], ts, targets, bounds, steps))
-                else:
-                    with atomic_write(out_path, "wb", durable=False) as fh:
-                        write_frame(forecast_frame(point[k], ts, targets, bounds, steps), out_path, fh)
-                entry.update(status="ok", output=str(out_path))
+                write_one(entry, out_path, window, point[k], ts, source)
             except (ForecastError, OSError, ValueError) as e:
                 entry.update(status="failed", error=_message(e, entry["input"]))
             settle(entry)
         pending.clear()
 
+    def prepare(entry: dict, path: Path, out_path: Path):
+        """Settle an input that is not to be scored (too young, up to date, unreadable); else what flush needs."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            st = None  # input_tail gives the one-line error
+        reason = _young(st, min_age, time.time())
+        if reason:
+            entry.update(status="skipped", reason=reason)
+            return None
+        source = None if combined or st is None else _source(path, st)
+        if skip_existing and source is not None and records.up_to_date(out_path.name, path, out_path, source,
+                                                                        settings):
+            entry.update(status="skipped", output=str(out_path),
+                         reason="its forecast was made from the same input, bundle and settings")
+            return None
+        file_warnings: list = []
+        try:
+            if source is not None and source["sha256"] is None:
+                source["sha256"] = _sha256_file(path)  # before reading: a later change is seen next run
+            entry["rows"], window, ts = input_tail(str(path), manifest, cfg, L, steps, file_warnings)
+        except (ForecastError, OSError, ValueError, UnicodeError) as e:
+            entry.update(status="failed", error=_message(e, path))
+            return None
+        if file_warnings:
+            entry["warnings"] = file_warnings
+            for w in file_warnings:
+                warn(w)
+        return entry, out_path, window, ts, source
+
     if on_start:
         on_start(total)
-    with ScoreLock(outdir, on_warning=warn):
+    with ScoreLock(outdir):
+        records = None if combined else Records(outdir)
         try:
-            for entry in entries_failed:
+            removed = clean_temporaries(outdir)
+            if removed:
+                warn(f"removed {len(removed)} temporary file(s) left in {outdir} by a run that did not finish "
+                     f"(killed or crashed), e.g. {removed[0]}")
+            for entry in entries_settled:
                 settle(entry)
             pending: list = []
             for entry, path, name in zip(entries, paths, names):
-                out_path = outdir / name
-                if skip_existing and out_path.exists():
-                    entry.update(status="skipped", output=str(out_path))
+                item = prepare(entry, path, outdir / name)
+                if item is None:
                     settle(entry)
                     continue
-                try:
-                    entry["rows"], win, ts = input_tail(str(path), manifest, cfg, L, steps)
-                except (ForecastError, OSError, ValueError, UnicodeError) as e:
-                    entry.update(status="failed", error=_message(e, path))
-                    settle(entry)
-                    continue
-                pending.append((entry, out_path, win, ts))
+                pending.append(item)
                 if len(pending) >= batch_size:
                     flush(pending)
+                    if records is not None:
+                        records.save(when_due=True)
             flush(pending)
             if combined and parts:
                 try:

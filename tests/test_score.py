@@ -154,17 +154,17 @@ def test_combined_file_holds_every_forecast(aapl_bundle, batch_dir, tmp_path):
 
 
 def test_combined_interrupted_marks_nothing_done(aapl_bundle, batch_dir, tmp_path, monkeypatch):
-    from forecast_cli import bundle as bundle_mod
+    from forecast_cli import files as files_mod
     from forecast_cli.errors import Interrupted
 
-    real = bundle_mod.write_atomic
+    real = files_mod.write_atomic
 
     def interrupted(path, data):
         if Path(path).name == "combined.forecast.csv":
             raise Interrupted("interrupted")
         return real(path, data)
 
-    monkeypatch.setattr(bundle_mod, "write_atomic", interrupted)
+    monkeypatch.setattr(files_mod, "write_atomic", interrupted)
     d, _, _ = batch_dir
     out = tmp_path / "comb"
     with pytest.raises(Interrupted):
@@ -217,20 +217,29 @@ def test_quiet_prints_nothing_on_success(aapl_bundle, tmp_path):
     assert "\x1b[" not in r.stdout + r.stderr
 
 
-def test_lock_held_by_live_process(aapl_bundle, tmp_path):
+def test_lock_held_by_another_run(aapl_bundle, tmp_path):
+    """The lock is an flock(2) held by a live run: a second run on the same OUTDIR exits 1, one line."""
+    from filelock import UnixFileLock
+
     d = tmp_path / "in"
     d.mkdir()
     make_good(d, 1)
     out = tmp_path / "out"
     out.mkdir()
-    (out / scoring.LOCK_NAME).write_text(f"{os.getpid()}\n")
-    r = invoke("score", aapl_bundle, d, "-o", out)
+    with UnixFileLock(str(out / scoring.LOCK_NAME), timeout=0):
+        r = invoke("score", aapl_bundle, d, "-o", out)
     assert r.exit_code == 1
-    assert f"another forecast score run (pid {os.getpid()}) is writing to {out}" in r.stderr
-    assert not list(out.glob("*.forecast.csv")) and (out / scoring.LOCK_NAME).exists()
+    assert r.stderr.splitlines()[-1] == (f"error: another forecast score run is writing to {out}; wait for it to "
+                                         "finish (its lock is released when it ends, however it ends)")
+    assert not list(out.glob("*.forecast.csv"))
+    with scoring.ScoreLock(out):
+        with pytest.raises(DataError, match="another forecast score run"):
+            scoring.ScoreLock(out).acquire()
+    assert not (out / scoring.LOCK_NAME).exists()  # removed when the run ends
 
 
-def test_stale_lock_is_taken_over(aapl_bundle, tmp_path):
+def test_lock_left_by_a_dead_run_is_no_obstacle(aapl_bundle, tmp_path):
+    """A lock file left by a run that died (kill -9) holds no flock: the next run just takes it."""
     d = tmp_path / "in"
     d.mkdir()
     make_good(d, 1)
@@ -241,11 +250,8 @@ def test_stale_lock_is_taken_over(aapl_bundle, tmp_path):
     (out / scoring.LOCK_NAME).write_text(f"{p.pid}\n")
     r = invoke("score", aapl_bundle, d, "-o", out)
     assert r.exit_code == 0, r.output
-    assert "stale lock" in r.stderr
+    assert "lock" not in r.stderr
     assert not (out / scoring.LOCK_NAME).exists()
-    with scoring.ScoreLock(out):
-        with pytest.raises(DataError, match="another forecast score run"):
-            scoring.ScoreLock(out).acquire()
 
 
 def test_sigterm_leaves_no_partial_output(aapl_bundle, tmp_path):

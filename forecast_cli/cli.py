@@ -527,6 +527,12 @@ def train(
 # ----------------------------------------------------------------------------- predict, score, inspect
 BundleArg = Annotated[Path, typer.Argument(help="Model bundle (.fcst) made by 'forecast train -o'.",
                                            show_default=False)]
+BundleDateFormatOpt = Annotated[Optional[str], typer.Option(
+    "--date-format", envvar=_env("date_format"), show_default=False,
+    help="strftime format of the dates, e.g. '%d/%m/%Y'; overrides the one stored in the bundle.")]
+BundleDayfirstOpt = Annotated[Optional[bool], typer.Option(
+    "--dayfirst/--no-dayfirst", envvar=_env("dayfirst"), show_default=False,
+    help="Read numeric dates like 01/02/2021 day-first (or month-first); overrides the bundle's reading.")]
 StepsOpt = Annotated[Optional[int], typer.Option(
     "--steps", "-n", min=1, envvar=_env("steps"), show_default=False,
     help="Future steps to forecast; default and most: the horizon the model was trained for.")]
@@ -550,12 +556,8 @@ def predict(
     output: Annotated[Optional[str], typer.Option(
         "--output", "-o", show_default=False,
         help="Write the forecast to this file (.csv, or .parquet) or - for CSV on stdout.")] = None,
-    date_format: Annotated[Optional[str], typer.Option(
-        "--date-format", envvar=_env("date_format"), show_default=False,
-        help="strftime format of the dates, e.g. '%d/%m/%Y'; overrides the one stored in the bundle.")] = None,
-    dayfirst: Annotated[Optional[bool], typer.Option(
-        "--dayfirst/--no-dayfirst", envvar=_env("dayfirst"), show_default=False,
-        help="Read numeric dates like 01/02/2021 day-first (or month-first); overrides the bundle's reading.")] = None,
+    date_format: BundleDateFormatOpt = None,
+    dayfirst: BundleDayfirstOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -613,12 +615,8 @@ def score(
         "--min-age", min=0, metavar="SECONDS",
         help="Leave inputs modified less than SECONDS ago alone (status skipped): files still being written. "
              "0: off.")] = 0.0,
-    date_format: Annotated[Optional[str], typer.Option(
-        "--date-format", envvar=_env("date_format"), show_default=False,
-        help="strftime format of the dates, e.g. '%d/%m/%Y'; overrides the one stored in the bundle.")] = None,
-    dayfirst: Annotated[Optional[bool], typer.Option(
-        "--dayfirst/--no-dayfirst", envvar=_env("dayfirst"), show_default=False,
-        help="Read numeric dates like 01/02/2021 day-first (or month-first); overrides the bundle's reading.")] = None,
+    date_format: BundleDateFormatOpt = None,
+    dayfirst: BundleDayfirstOpt = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, envvar=_env("score_batch_size"),
                                             help="Windows per network call.")] = 4096,
     fmt: Annotated[str, typer.Option("--format", envvar=_env("format"),

@@ -1,7 +1,9 @@
 """Shared fixtures: sample files, tiny fast-training settings, and a session-wide trained bundle."""
 from __future__ import annotations
 
+import io
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -58,3 +60,29 @@ def aapl_bundle(tmp_path_factory) -> Path:
     api.train(AAPL, out, DataConfig(target="Close"), WindowConfig(20, 5), ModelConfig(**FAST_MODEL),
               TrainConfig(**FAST_TRAIN))
     return out
+
+
+def one_line_error(r, code: int, *parts: str) -> str:
+    """Assert a CLI result failed with ``code`` and one ``error:`` line holding every part; return it."""
+    assert r.exit_code == code, (r.exit_code, r.output)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    assert "Traceback" not in r.output and "internal error" not in lines[0]
+    for p in parts:
+        assert p in lines[0], (p, lines[0])
+    return lines[0]
+
+
+def zip_members(zbytes: bytes) -> dict[str, bytes]:
+    """Name -> bytes of every member of a zip held in memory."""
+    with zipfile.ZipFile(io.BytesIO(zbytes)) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def zip_bytes(files: dict, compression=zipfile.ZIP_DEFLATED) -> bytes:
+    """A zip of ``files`` (name -> bytes), in memory."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=compression) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()

@@ -19,6 +19,8 @@ from forecast_cli.config import DataConfig, from_dict, to_dict
 from forecast_cli.errors import ConfigError
 from forecast_cli.forecasting import data_config
 
+from conftest import one_line_error
+
 runner = CliRunner()
 TINY = ["--epochs", "1", "--units", "4", "--lookback", "5", "--horizon", "5", "--batch-size", "128",
         "--patience", "1", "--dropout", "0"]
@@ -26,16 +28,6 @@ TINY = ["--epochs", "1", "--units", "4", "--lookback", "5", "--horizon", "5", "-
 
 def invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
-
-
-def one_line_error(r, code: int, *parts: str) -> str:
-    assert r.exit_code == code, (r.exit_code, r.output)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
-    assert "Traceback" not in r.output and "internal error" not in lines[0]
-    for p in parts:
-        assert p in lines[0], (p, lines[0])
-    return lines[0]
 
 
 def write_rows(path: Path, header: str, stamps, values=None, sep=",") -> Path:

@@ -17,7 +17,7 @@ from forecast_cli.config import DataConfig
 from forecast_cli.data import load, read_fast
 from forecast_cli.errors import DataError
 
-from conftest import AAPL
+from conftest import AAPL, one_line_error
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,16 +26,6 @@ STILL = "the file may still be being written; rerun when it is complete"
 
 def invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
-
-
-def one_line_error(r, code: int, *parts: str) -> str:
-    assert r.exit_code == code, (r.exit_code, r.output)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
-    assert "Traceback" not in r.output and "internal error" not in lines[0]
-    for p in parts:
-        assert p in lines[0], (p, lines[0])
-    return lines[0]
 
 
 def aapl_head(path: Path, cut: str) -> Path:

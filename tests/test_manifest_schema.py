@@ -7,13 +7,12 @@ the manifest gets its SHA-256, so what stops the bundle is the check under test.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import AAPL
+from conftest import AAPL, one_line_error, zip_bytes, zip_members
 from typer.testing import CliRunner
 
 from forecast_cli import runtime
@@ -22,26 +21,15 @@ from forecast_cli.cli import app
 runner = CliRunner()
 
 
-def members(zbytes: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(zbytes)) as zf:
-        return {n: zf.read(n) for n in zf.namelist()}
-
-
-def zip_bytes(files: dict, compression=zipfile.ZIP_DEFLATED) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=compression) as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def variant(bundle: Path, out: Path, edit=None, raw_manifest: bytes | None = None, edit_config=None) -> Path:
     """A copy of ``bundle``: ``edit(manifest)`` changes the manifest in place, ``raw_manifest`` replaces it,
     ``edit_config(config)`` changes model.keras' config.json (and the manifest's SHA-256 follows it)."""
-    files = members(bundle.read_bytes())
+    files = zip_members(bundle.read_bytes())
     m = json.loads(files["manifest.json"])
     if edit_config is not None:
-        inner = members(files["model.keras"])
+        inner = zip_members(files["model.keras"])
         cfg = json.loads(inner["config.json"])
         edit_config(cfg)
         inner["config.json"] = json.dumps(cfg).encode()
@@ -70,14 +58,8 @@ def assert_refused(bundle: Path, *words: str, kind: str = "damaged bundle: "):
     """inspect and predict: exit 1, one line naming the bundle, ``kind``, the words; never 'internal error'."""
     for args in (["inspect", bundle], ["predict", bundle, AAPL]):
         r = runner.invoke(app, [str(a) for a in args])
-        assert r.exit_code == 1, (args[0], r.output)
-        lines = r.stderr.strip().splitlines()
-        assert len(lines) == 1, r.stderr
-        line = lines[0]
-        assert line.startswith(f"error: {bundle}: {kind}"), line
-        for w in words:
-            assert w in line, (w, line)
-        assert "internal error" not in line and "--" not in line and r.stdout == ""
+        line = one_line_error(r, 1, *words)
+        assert line.startswith(f"error: {bundle}: {kind}") and "--" not in line and r.stdout == "", line
 
 
 def test_lookback_mismatch(aapl_bundle, tmp_path, no_keras):
@@ -134,7 +116,7 @@ def test_window_empty(aapl_bundle, tmp_path, no_keras):
 
 
 def test_deeply_nested_manifest(aapl_bundle, tmp_path, no_keras):
-    raw = json.dumps(json.loads(members(aapl_bundle.read_bytes())["manifest.json"])).encode()
+    raw = json.dumps(json.loads(zip_members(aapl_bundle.read_bytes())["manifest.json"])).encode()
     deep = raw[:-1] + b', "extra": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
     bad = variant(aapl_bundle, tmp_path / "deep.fcst", raw_manifest=deep)
     assert_refused(bad, "manifest.json nests JSON more than 32 levels deep")

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forecast_cli import scoring
+from forecast_cli import outdir, scoring
 from forecast_cli.cli import app
 from forecast_cli.errors import DataError
 from forecast_cli.forecasting import predict
@@ -81,7 +81,7 @@ def test_directory_with_three_bad_files(aapl_bundle, batch_dir, tmp_path):
         assert words in failed[name]["error"] and failed[name]["output"] is None
     ok = [f for f in s["files"] if f["status"] == "ok"]
     assert all(f["rows"] == 220 and Path(f["output"]).exists() and f["error"] is None for f in ok)
-    assert not (out / scoring.LOCK_NAME).exists()
+    assert not (out / outdir.LOCK_NAME).exists()
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
     # Resume: --skip-existing rewrites nothing; the bad files fail again, so the exit code is 3 again.
@@ -226,16 +226,16 @@ def test_lock_held_by_another_run(aapl_bundle, tmp_path):
     make_good(d, 1)
     out = tmp_path / "out"
     out.mkdir()
-    with UnixFileLock(str(out / scoring.LOCK_NAME), timeout=0):
+    with UnixFileLock(str(out / outdir.LOCK_NAME), timeout=0):
         r = invoke("score", aapl_bundle, d, "-o", out)
     assert r.exit_code == 1
     assert r.stderr.splitlines()[-1] == (f"error: another forecast score run is writing to {out}; wait for it to "
                                          "finish (its lock is released when it ends, however it ends)")
     assert not list(out.glob("*.forecast.csv"))
-    with scoring.ScoreLock(out):
+    with outdir.ScoreLock(out):
         with pytest.raises(DataError, match="another forecast score run"):
-            scoring.ScoreLock(out).acquire()
-    assert not (out / scoring.LOCK_NAME).exists()  # removed when the run ends
+            outdir.ScoreLock(out).acquire()
+    assert not (out / outdir.LOCK_NAME).exists()  # removed when the run ends
 
 
 def test_lock_left_by_a_dead_run_is_no_obstacle(aapl_bundle, tmp_path):
@@ -247,11 +247,11 @@ def test_lock_left_by_a_dead_run_is_no_obstacle(aapl_bundle, tmp_path):
     out.mkdir()
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()
-    (out / scoring.LOCK_NAME).write_text(f"{p.pid}\n")
+    (out / outdir.LOCK_NAME).write_text(f"{p.pid}\n")
     r = invoke("score", aapl_bundle, d, "-o", out)
     assert r.exit_code == 0, r.output
     assert "lock" not in r.stderr
-    assert not (out / scoring.LOCK_NAME).exists()
+    assert not (out / outdir.LOCK_NAME).exists()
 
 
 def test_sigterm_leaves_no_partial_output(aapl_bundle, tmp_path):
@@ -280,7 +280,7 @@ def test_sigterm_leaves_no_partial_output(aapl_bundle, tmp_path):
         f = pd.read_csv(p)
         assert len(f) == 5 and f.notna().all().all()
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
-    assert not (out / scoring.LOCK_NAME).exists()
+    assert not (out / outdir.LOCK_NAME).exists()
     s = json.loads((out / "summary.json").read_text())
     assert s["interrupted"] is True and s["n_ok"] == len(written)
     # A rerun with --skip-existing finishes the job.

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forecast_cli import scoring
+from forecast_cli import outdir, scoring
 from forecast_cli.cli import app
 
 from conftest import FAST_MODEL, FAST_TRAIN
@@ -64,7 +64,7 @@ def test_skip_existing_rescores_what_changed(bundles, tmp_path):
     out = tmp_path / "out"
     assert invoke("score", bundle, d, "-o", out, "-q").exit_code == 0
     fa = out / "a.forecast.csv"
-    records = out / scoring.RECORDS_NAME
+    records = out / outdir.RECORDS_NAME
     assert set(json.loads(records.read_text())["records"]) == {"a.forecast.csv", "b.forecast.csv"}
 
     def rerun(*extra):
@@ -118,7 +118,7 @@ def test_records_older_than_the_forecasts_never_skip_a_stale_one(bundles, tmp_pa
     a = series(d / "a.csv", 40)
     out = tmp_path / "out"
     assert invoke("score", bundles[0], d, "-o", out, "-q").exit_code == 0
-    records = out / scoring.RECORDS_NAME
+    records = out / outdir.RECORDS_NAME
     old_records, old_text, st = records.read_bytes(), a.read_text(), a.stat()
     a.write_text(old_text.replace(old_text.splitlines()[-1].split(",")[1], "55.5555"))
     assert invoke("score", bundles[0], d, "-o", out, "-q").exit_code == 0
@@ -173,9 +173,9 @@ def test_lock_is_never_followed_nor_blocked_by_a_pid(bundles, tmp_path):
     out.mkdir()
     target = tmp_path / "precious.txt"
     target.write_text("keep me\n")
-    lock = out / scoring.LOCK_NAME
+    lock = out / outdir.LOCK_NAME
     # A symlink at the lock's name (or at the old lock's temporary name) is never written through.
-    os.symlink(target, out / f"{scoring.LOCK_NAME}.{os.getpid()}.tmp")
+    os.symlink(target, out / f"{outdir.LOCK_NAME}.{os.getpid()}.tmp")
     os.symlink(target, lock)
     r = invoke("score", bundles[0], data, "-o", out, "-q")
     assert r.exit_code == 1
@@ -187,16 +187,16 @@ def test_lock_is_never_followed_nor_blocked_by_a_pid(bundles, tmp_path):
     lock.write_text(f"{os.getppid()}\n")
     s = scoring.score(bundles[0], [str(data)], out)
     assert s["n_ok"] == 1 and not lock.exists()
-    assert target.read_text() == "keep me\n" and not os.path.lexists(out / f"{scoring.LOCK_NAME}.{os.getpid()}.tmp")
+    assert target.read_text() == "keep me\n" and not os.path.lexists(out / f"{outdir.LOCK_NAME}.{os.getpid()}.tmp")
 
 
 def test_lock_path_directory_and_unwritable_outdir_are_one_line(bundles, tmp_path):
     data = series(tmp_path / "a.csv", 40)
     out = tmp_path / "out"
-    (out / scoring.LOCK_NAME).mkdir(parents=True)
+    (out / outdir.LOCK_NAME).mkdir(parents=True)
     r = invoke("score", bundles[0], data, "-o", out, "-q")
     assert r.exit_code == 1
-    assert r.stderr.splitlines() == [(f"error: {out / scoring.LOCK_NAME} is a directory; forecast score keeps its "
+    assert r.stderr.splitlines() == [(f"error: {out / outdir.LOCK_NAME} is a directory; forecast score keeps its "
                                       "lock file at that name: remove the directory")]
     if os.geteuid() != 0:
         ro = tmp_path / "ro"
@@ -210,7 +210,7 @@ def test_lock_path_directory_and_unwritable_outdir_are_one_line(bundles, tmp_pat
     assert r.exit_code == 1
     lines = r.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: cannot write to the output directory {ro}: cannot "
-                                                   f"create {scoring.LOCK_NAME} there (")
+                                                   f"create {outdir.LOCK_NAME} there (")
     assert lines[0].endswith("); give -o a directory this user can write to") and "internal" not in lines[0]
 
 
@@ -231,7 +231,7 @@ def test_stale_temporaries_are_removed_and_a_held_lock_stops_a_run(bundles, tmp_
     # A second run while the first holds the lock (held here with filelock): exit 1, one line, nothing written.
     (out / "a.forecast.csv").unlink()
     (out / stale[0]).write_text("x")
-    with UnixFileLock(str(out / scoring.LOCK_NAME), timeout=0):
+    with UnixFileLock(str(out / outdir.LOCK_NAME), timeout=0):
         r = invoke("score", bundles[0], data, "-o", out)
     assert r.exit_code == 1
     assert r.stderr.splitlines()[-1].startswith(f"error: another forecast score run is writing to {out}; wait")
@@ -256,7 +256,7 @@ def test_own_files_in_outdir_are_not_inputs(bundles, tmp_path):
     assert s["summary.json"]["status"] == "skipped" and s["a.forecast.csv"]["status"] == "skipped"
     assert s["summary.json"]["reason"] == f"{d / 'summary.json'} is a file forecast score writes in {d}, not an input"
     assert s["a.csv"]["status"] == "ok"
-    assert scoring.is_own_file(".x.forecast.parquet.abcd_123.tmp") and not scoring.is_own_file("x.csv")
+    assert outdir.is_own_file(".x.forecast.parquet.abcd_123.tmp") and not outdir.is_own_file("x.csv")
 
 
 def test_date_format_and_dayfirst_override_the_bundle(bundles, tmp_path):

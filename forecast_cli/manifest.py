@@ -9,6 +9,11 @@ Keras builds a layer. Any failure is a :class:`~forecast_cli.errors.BundleError`
 field and says the bundle is damaged or inconsistent, never a message about a command-line flag.
 Unknown fields are allowed (a newer tool may add some); fields the tool reads are not optional
 unless a default exists for them.
+
+The small schema classes below are hand-written rather than jsonschema because of start-up
+cost: measured on the 2-core machine, ``import jsonschema`` (with its four dependencies, one of
+them compiled) takes 85-122 ms, against 0.35 ms for checking a real manifest here, and
+``inspect`` takes about 0.48 s in all (see docs/robustness.md).
 """
 from __future__ import annotations
 

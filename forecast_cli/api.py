@@ -74,7 +74,8 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
                             keep_predictions=predictions_path is not None,
                             on_fold=on_fold, on_epoch=on_epoch)
     if predictions_path is not None:
-        write_predictions(predictions_path, result.pop("predictions"), ds.frame.index, ds.target)
+        index = ds.frame.index.tz_localize(ds.tz) if ds.tz else ds.frame.index  # timestamps with their offset
+        write_predictions(predictions_path, result.pop("predictions"), index, ds.target)
         result["predictions_file"] = str(predictions_path)
     return {
         "command": "evaluate",

@@ -187,6 +187,18 @@ def test_utc_offset_is_kept_in_check_predict_and_score(tmp_path, dayfirst_bundle
     assert (tmp_path / "out" / "tz.forecast.csv").read_text().splitlines()[1].startswith("2024-01-03 00:00:00+01:00,")
 
 
+def test_evaluate_predictions_carry_the_offset(tmp_path):
+    wall = pd.date_range("2024-01-01", periods=120, freq="h")
+    values = np.sin(np.arange(120) / 3)
+    f = tmp_path / "tz.csv"
+    f.write_text("date,y\n" + "".join(f"{t:%Y-%m-%dT%H:%M:%S}+01:00,{v:.4f}\n" for t, v in zip(wall, values)))
+    r = invoke("evaluate", f, "-k", "2", "--predictions", tmp_path / "p.csv", *TINY)
+    assert r.exit_code == 0, r.output
+    rows = pd.read_csv(tmp_path / "p.csv", dtype=str)
+    assert rows["timestamp"].str.endswith("+01:00").all() and rows["origin"].str.endswith("+01:00").all()
+    assert rows["timestamp"].iloc[-1] == "2024-01-05 23:00:00+01:00"  # the last row, as written
+
+
 def test_mixed_offsets_are_converted_to_utc_and_written_with_it(tmp_path):
     stamps = ["2024-03-30T22:00:00+01:00", "2024-03-30T23:00:00+01:00", "2024-03-31T00:00:00+01:00",
               "2024-03-31T01:00:00+01:00", "2024-03-31T03:00:00+02:00", "2024-03-31T04:00:00+02:00"]

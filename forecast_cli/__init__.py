@@ -1,6 +1,7 @@
 """forecast-cli: cross-validated LSTM forecasts for CSV time series.
 
-The data flows CSV -> :mod:`~forecast_cli.data` (validated frame) -> :mod:`~forecast_cli.windows`
+The data flows CSV -> :mod:`~forecast_cli.reading` (raw columns) -> :mod:`~forecast_cli.data`
+(validated frame, frequency from :mod:`~forecast_cli.calendar`) -> :mod:`~forecast_cli.windows`
 -> :mod:`~forecast_cli.models` / :mod:`~forecast_cli.training` -> :mod:`~forecast_cli.metrics` and
 :mod:`~forecast_cli.evaluation` -> :mod:`~forecast_cli.report` and :mod:`~forecast_cli.bundle` ->
 :mod:`~forecast_cli.scoring`. The high-level functions are re-exported here lazily, so that

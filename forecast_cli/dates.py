@@ -176,7 +176,7 @@ def _order(dmy: pd.DataFrame, text: pd.Series, col: str, lines: np.ndarray, name
 
 def _regular(text: pd.Series, dayfirst: bool) -> bool:
     """The reading gives unique timestamps on a regular grid (90 % of its steps present, or trading days)."""
-    from .data import infer_frequency
+    from .calendar import infer_frequency
 
     try:
         parsed, _ = _to_datetime(text, {"dayfirst": dayfirst})

@@ -132,6 +132,7 @@ def load_input(source, manifest: dict, cfg=None):
     ``cfg``: the bundle's :func:`data_config`, when the caller reads many inputs.
     """
     from . import data as _data
+    from . import reading as _reading
 
     cfg = cfg or data_config(manifest)
     md = manifest["data"]
@@ -148,7 +149,7 @@ def load_input(source, manifest: dict, cfg=None):
         if cfg.date_col:
             needed.insert(0, cfg.date_col)
         try:
-            have = list(_data.read_table(source, cfg).columns)
+            have = list(_reading.read_table(source, cfg).columns)
         except DataError:
             raise e from None
         missing = [c for c in needed if c not in have]
@@ -157,7 +158,7 @@ def load_input(source, manifest: dict, cfg=None):
         name = "column" if len(missing) == 1 else "columns"
         raise DataError(f"{name} {', '.join(repr(c) for c in missing)} not found: the model needs "
                         f"{', '.join(repr(c) for c in needed)}; the file has {', '.join(have) or '(none)'}",
-                        path=e.path or _data._source_name(source)) from None
+                        path=e.path or _reading._source_name(source)) from None
 
 
 def last_window(ds, lookback: int) -> np.ndarray:
@@ -188,15 +189,17 @@ def input_tail(source, manifest: dict, cfg, lookback: int, steps: int,
                warnings: list | None = None) -> tuple[int, np.ndarray, np.ndarray]:
     """``(rows_read, last_window, future_timestamps)`` of one input: all that scoring needs of a file.
 
-    A clean file (see :func:`forecast_cli.data.read_fast`) is read into arrays only, with no
+    A clean file (see :func:`forecast_cli.fastread.read_fast`) is read into arrays only, with no
     DataFrame, and its timestamps come as datetime64[ns] values; anything else goes through
     :func:`load_input`, :func:`last_window` and :func:`future_timestamps` (a DatetimeIndex), with
     the same results and errors. ``warnings`` receives :func:`frequency_warning`'s message.
     """
-    from . import data as _data
+    from . import calendar as _calendar
+    from . import fastread as _fastread
+    from . import reading as _reading
 
     md = manifest["data"]
-    plain = _data.read_fast(source, cfg, expect=(md.get("freq"), bool(md.get("trading_days"))))
+    plain = _fastread.read_fast(source, cfg, expect=(md.get("freq"), bool(md.get("trading_days"))))
     if plain is None:
         ds = load_input(source, manifest, cfg)
         win = last_window(ds, lookback)
@@ -204,11 +207,11 @@ def input_tail(source, manifest: dict, cfg, lookback: int, steps: int,
         return ds.rows_read, win, future_timestamps(ds, manifest, steps, None)
     n = len(plain.values)
     if n < lookback:
-        _too_short(n, n, lookback, _data._source_name(source))
-    _warn_frequency(warnings, _data._source_name(source), plain.freq, plain.freq_label, plain.trading_days,
+        _too_short(n, n, lookback, _reading._source_name(source))
+    _warn_frequency(warnings, _reading._source_name(source), plain.freq, plain.freq_label, plain.trading_days,
                     manifest)
     trading = bool(plain.trading_days or md.get("trading_days"))
-    ts = _data.future_stamps(plain.stamps[-1], plain.freq or md.get("freq"), steps, trading)
+    ts = _calendar.future_stamps(plain.stamps[-1], plain.freq or md.get("freq"), steps, trading)
     return n, plain.values[n - lookback:], ts
 
 
@@ -235,14 +238,14 @@ def _warn_frequency(warnings: list | None, source, freq, freq_label, trading, ma
 
 def future_timestamps(ds, manifest: dict, steps: int, warnings: list | None = None) -> pd.DatetimeIndex:
     """Timestamps after the input's last one: business days for trading data, else the frequency."""
-    from . import data as _data
+    from . import calendar as _calendar
 
     md = manifest["data"]
     trading = bool(ds.trading_days or md.get("trading_days"))
     freq = ds.freq or md.get("freq")
     _warn_frequency(warnings, ds.source, ds.freq, ds.freq_label, ds.trading_days, manifest)
     try:
-        index = _data.future_index(ds.frame.index[-1], freq, steps, trading)
+        index = _calendar.future_index(ds.frame.index[-1], freq, steps, trading)
     except DataError as e:
         raise DataError(e.message, path=ds.source) from None
     tz = getattr(ds, "tz", None)  # the input's UTC offset: its wall times are kept, so the forecast's are too

@@ -1,4 +1,4 @@
-"""Tests for forecast_cli.data: reading, validating and regularising CSV time series."""
+"""Tests for forecast_cli.data, .reading and .calendar: reading, validating and regularising CSV time series."""
 from __future__ import annotations
 
 import io
@@ -10,16 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecast_cli.calendar import future_index, infer_frequency
 from forecast_cli.config import DataConfig
 from forecast_cli.data import (
     Dataset,
     Gap,
     check_columns,
-    future_index,
-    infer_frequency,
     load,
-    read_table,
 )
+from forecast_cli.reading import read_table
 from forecast_cli.errors import ConfigError, DataError
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
@@ -354,6 +353,7 @@ def test_future_index_hourly_and_irregular():
 def test_data_module_does_not_import_tensorflow():
     import subprocess
 
-    code = "import sys, forecast_cli.data; print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))"
+    code = ("import sys, forecast_cli.data, forecast_cli.reading, forecast_cli.calendar, forecast_cli.fastread; "
+            "print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

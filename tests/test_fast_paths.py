@@ -65,7 +65,7 @@ def test_forecast_csv_is_byte_identical_to_pandas(freq):
 
 
 # --------------------------------------------------------------------------- plain-CSV reader
-from forecast_cli.data import _read_plain  # noqa: E402
+from forecast_cli.fastread import _read_plain  # noqa: E402
 
 
 @pytest.mark.parametrize("content, date_col, cols", [
@@ -113,7 +113,7 @@ def test_load_fast_with_plain_reader_equals_load(tmp_path):
 
 
 # --------------------------------------------------------------------------- decimal parser
-from forecast_cli.data import _parse_decimals  # noqa: E402
+from forecast_cli.fastread import _parse_decimals  # noqa: E402
 
 
 def _fields(texts):

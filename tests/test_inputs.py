@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 
 from forecast_cli.cli import app
 from forecast_cli.config import DataConfig
-from forecast_cli.data import load, read_fast
+from forecast_cli.data import load
 from forecast_cli.errors import DataError
+from forecast_cli.fastread import read_fast
 
 from conftest import AAPL, one_line_error
 

@@ -83,18 +83,22 @@ def parse_dates(text: pd.Series, col: str, lines: np.ndarray, name: str, *, date
     if date_format:
         attempts = [{"format": date_format}]
     else:
-        dmy = text.str.extract(_DMY_RE)
-        if dmy[0].notna().all():
+        # Numeric day/month dates only when every value is one; the first value decides cheaply
+        # for everything else (a regex over a whole column costs about as much as parsing it).
+        dmy = text.str.extract(_DMY_RE) if re.match(_DMY_RE, str(text.iloc[0])) else None
+        if dmy is not None and dmy[0].notna().all():
             chosen = _order(dmy, text, col, lines, name, dayfirst)
             attempts = [{"dayfirst": chosen}]
         else:
             # The format is inferred from the first value; ISO variants (with and without seconds)
             # get a second chance before the first bad value is reported.
             attempts = [{}, {"format": "ISO8601"}]
-    parsed, tz = _parse(text, attempts)
+    parsed, tz, first_read = _parse(text, attempts)
     bad = parsed.isna().to_numpy()
-    if not bad.any() and len(attempts) == 2:  # one layout per column: "2011-1" is not read as 2011-01-01
-        bad = ~text.str.match(_ISO_RE).to_numpy(dtype=bool) & ~_first_layout(text, attempts[0])
+    if not bad.any() and first_read is not None:
+        # The ISO8601 second chance read what the first value's format did not: it must still be one
+        # padded ISO layout per column ("2011-1" is not read as 2011-01-01).
+        bad = ~text.str.match(_ISO_RE).to_numpy(dtype=bool) & ~first_read
     if bad.any():
         i = int(np.argmax(bad))
         if date_format:
@@ -112,28 +116,25 @@ def parse_dates(text: pd.Series, col: str, lines: np.ndarray, name: str, *, date
     return DateReading(parsed.to_numpy(dtype="datetime64[ns]"), tz, chosen)
 
 
-def _first_layout(text: pd.Series, kwargs: dict) -> np.ndarray:
-    """Which values the first attempt (the format inferred from the first value) reads."""
-    try:
-        parsed, _ = _to_datetime(text, kwargs)
-    except (ValueError, TypeError, OverflowError):
-        return np.zeros(len(text), dtype=bool)
-    return parsed.notna().to_numpy()
-
-
-def _parse(text: pd.Series, attempts: list[dict]) -> tuple[pd.Series, str | None]:
-    """(naive wall times, offset name) by the first attempt that parses every value, else the first's."""
+def _parse(text: pd.Series, attempts: list[dict]) -> tuple[pd.Series, str | None, np.ndarray | None]:
+    """(naive wall times, offset name, which values the first attempt read) by the first attempt that
+    parses every value, else the first's. The third item is None when the first attempt read them all."""
     first = None
-    for kwargs in attempts:
+    first_read = np.zeros(len(text), dtype=bool)
+    for k, kwargs in enumerate(attempts):
         try:
             parsed, tz = _to_datetime(text, kwargs)
         except (ValueError, TypeError, OverflowError):
             continue
         if first is None:
             first = (parsed, tz)
+        if k == 0:
+            first_read = parsed.notna().to_numpy()
         if not parsed.isna().any():
-            return parsed, tz
-    return first if first is not None else (pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]"), None)
+            return parsed, tz, (None if k == 0 else first_read)
+    if first is None:
+        return pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]"), None, first_read
+    return (*first, first_read)
 
 
 def _to_datetime(text: pd.Series, kwargs: dict) -> tuple[pd.Series, str | None]:

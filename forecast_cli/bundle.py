@@ -23,7 +23,7 @@ from pathlib import Path
 from . import __version__
 from . import manifest as manifest_schema
 from .errors import BundleError
-from .files import atomic_write
+from .files import atomic_write, not_regular
 from .manifest import MAX_MANIFEST_BYTES, MAX_STORED_RESIDUAL_VALUES
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "read_manifest", "save_bundle", "load_bundle", "sha256_bytes", "fingerprint",
@@ -134,6 +134,10 @@ def _open_zip(path) -> zipfile.ZipFile:
         raise BundleError("bundle not found; check the path", path=path)
     if p.is_dir():
         raise BundleError("is a directory, not a bundle file; give the .fcst file made by 'forecast train -o'",
+                          path=path)
+    kind = not_regular(p)
+    if kind:
+        raise BundleError(f"is not a regular file ({kind}); give the .fcst file made by 'forecast train -o'",
                           path=path)
     try:
         zf = zipfile.ZipFile(p)

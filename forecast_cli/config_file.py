@@ -27,6 +27,11 @@ def read_config(path: Path) -> dict:
     """The parsed TOML file; :class:`ConfigFileError` names the file when it cannot be read."""
     import tomllib
 
+    from .files import not_regular
+
+    kind = not_regular(path)
+    if kind:
+        raise ConfigFileError(f"config file {path} is not a regular file ({kind})")
     try:
         return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:

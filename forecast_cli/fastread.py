@@ -16,7 +16,7 @@ import pandas as pd
 
 from .calendar import _fixed_step, _is_fixed_step, _is_trading, freq_label, infer_frequency
 from .config import DataConfig
-from .reading import _not_regular
+from .files import not_regular
 
 __all__ = ["PlainSeries", "read_fast"]
 
@@ -45,7 +45,7 @@ def read_fast(source, cfg: DataConfig, expect: tuple[str | None, bool] | None = 
         return None
     if cfg.date_format:
         return None  # ISO dates only here (dayfirst does not apply to them); the careful reader applies a format
-    if not isinstance(source, (str, os.PathLike)) or str(source) == "-" or _not_regular(source):
+    if not isinstance(source, (str, os.PathLike)) or str(source) == "-" or not_regular(source):
         return None
     cols = list(cfg.target) + list(cfg.features)
     try:

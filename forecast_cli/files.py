@@ -1,4 +1,4 @@
-"""Output files: written under a temporary name beside the target and renamed into place.
+"""Files on disk: inputs that are safe to open, and outputs written under a temporary name and renamed into place.
 
 A reader never sees half a file, and an interrupted write leaves the target as it was and no
 temporary behind. An existing regular file is replaced; a symlink to one keeps its link (the
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import ConfigError, DataError
 
-__all__ = ["atomic_write", "write_atomic", "check_output"]
+__all__ = ["atomic_write", "write_atomic", "check_output", "not_regular"]
 
 
 def check_output(path: str | os.PathLike, *, option: str = "--output", example: str = "out.csv",
@@ -45,6 +45,26 @@ def check_output(path: str | os.PathLike, *, option: str = "--output", example: 
             if os.path.samefile(source, p):
                 raise ConfigError(f"{option} {text} is the input file {os.fspath(source)}; "
                                   "write the output to another file")
+
+
+_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def not_regular(path) -> str | None:
+    """What ``path`` is when it is not a regular file (after symlinks), else None.
+
+    Reading a device (``/dev/zero``) never ends and opening a FIFO with no writer blocks, so
+    every input (CSV, bundle, config file) that is not a regular file is refused before it is
+    opened.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # open() reports it
+    if stat.S_ISREG(mode):
+        return None
+    return next((what for test, what in _KINDS if test(mode)), "not a file")
 
 
 def _special(path: str | os.PathLike) -> bool:

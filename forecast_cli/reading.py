@@ -12,7 +12,6 @@ import csv
 import io
 import os
 import re
-import stat
 import sys
 import warnings
 from typing import Sequence
@@ -22,6 +21,7 @@ import pandas as pd
 
 from .config import DataConfig
 from .errors import DataError
+from .files import not_regular
 
 __all__ = ["read_table"]
 
@@ -49,7 +49,7 @@ def _read_bytes(source, name: str) -> bytes | str:
         raise DataError("file not found; check the path", path=name)
     if os.path.isdir(path):
         raise DataError("is a directory, not a CSV file; give the path of a .csv file", path=name)
-    kind = _not_regular(path)
+    kind = not_regular(path)
     if kind:
         raise DataError(f"is not a regular file ({kind}); give a CSV file", path=name)
     try:
@@ -59,25 +59,6 @@ def _read_bytes(source, name: str) -> bytes | str:
         raise DataError("cannot read the file (permission denied); check its permissions", path=name) from None
     except OSError as e:
         raise DataError(f"cannot read the file ({e.strerror or e}); check the path", path=name) from None
-
-
-_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
-          (stat.S_ISSOCK, "a socket"))
-
-
-def _not_regular(path) -> str | None:
-    """What ``path`` is when it is not a regular file (after symlinks), else None.
-
-    Reading a device (``/dev/zero``) never ends and opening a FIFO with no writer blocks, so
-    anything but a regular file is refused before it is opened.
-    """
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return None  # open() reports it
-    if stat.S_ISREG(mode):
-        return None
-    return next((what for test, what in _KINDS if test(mode)), "not a file")
 
 
 def _decode(raw: bytes | str, name: str) -> str:

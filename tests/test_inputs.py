@@ -74,13 +74,17 @@ def test_a_cut_date_in_the_last_column_and_whole_files_without_final_newline(tmp
 # --------------------------------------------------------------------------- case 9: not regular files
 
 
-def _run_check(path) -> subprocess.CompletedProcess:
-    """``forecast check PATH`` in a child with a time and memory limit, so a regression fails, not hangs."""
+def _run(*args) -> subprocess.CompletedProcess:
+    """``forecast ARGS`` in a child with a time and memory limit, so a regression fails, not hangs."""
     def limit():
         resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
 
-    return subprocess.run([sys.executable, "-m", "forecast_cli", "check", str(path)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "forecast_cli", *map(str, args)], capture_output=True,
                           text=True, timeout=60, preexec_fn=limit, cwd=ROOT)
+
+
+def _run_check(path) -> subprocess.CompletedProcess:
+    return _run("check", path)
 
 
 def test_devices_and_fifos_are_refused_at_once_and_symlinks_work(tmp_path):
@@ -96,6 +100,20 @@ def test_devices_and_fifos_are_refused_at_once_and_symlinks_work(tmp_path):
     link.symlink_to(AAPL)
     r = invoke("check", link, "--target", "Close", "--json")
     assert r.exit_code == 0 and json.loads(r.stdout)["rows_read"] > 1000
+
+
+def test_bundles_and_config_files_that_are_devices_or_fifos_are_refused_at_once(tmp_path):
+    # Before: 'inspect /dev/zero' and 'predict /dev/zero ...' ran out of memory; a FIFO as the bundle or
+    # as --config hung.
+    fifo = tmp_path / "model.fcst"
+    os.mkfifo(fifo)
+    for bundle, kind in (("/dev/zero", "a character device"), (fifo, "a FIFO")):
+        for args in (["inspect", bundle], ["predict", bundle, AAPL]):
+            r = _run(*args)
+            assert r.returncode == 1 and r.stderr.strip() == \
+                f"error: {bundle}: is not a regular file ({kind}); give the .fcst file made by 'forecast train -o'"
+        r = _run("--config", bundle, "check", AAPL)
+        assert r.returncode == 2 and r.stderr.strip() == f"error: config file {bundle} is not a regular file ({kind})"
 
 
 # --------------------------------------------------------------------------- case 12: wide headers

@@ -2,8 +2,6 @@
 
     python benchmarks/ett.py [--data PATH] [--mode S|M] [--horizon 96] [--seed 0]
     python benchmarks/ett.py --all [--seeds 0,1,2]
-    python benchmarks/ett.py --mode S --horizon 336 --seeds 0,1,2 --select backtest
-    python benchmarks/ett.py --mode S --horizon 336 --seeds 0,1,2 --net-scale std
     python benchmarks/ett.py --mode S --horizon 336 --seeds 0,1,2 --linear-rank auto
 
 Protocol (Informer / LTSF-Linear / PatchTST, class Dataset_ETT_hour): rows [0, 8640) train,
@@ -18,23 +16,13 @@ Prints a table beside the naive forecast and the published rows, then, as the la
 one JSON object: ``{"mode", "horizon", "seed", "mse", "mae", "naive_mse", "seconds", ...}``
 (with ``--all``: ``{"rows": [...], "summary": [...]}``).
 
-``--select backtest`` (off by default): before the final fit, decide between the linear path alone
-and linear + network by a rolling-origin backtest over rows before the test split. For each fold
-origin ``a`` in :data:`BACKTEST_ANCHORS` the preset is fitted (same seed) on train rows [0, a) with
-early stopping / ridge penalty on V = [a, a+1440), and both the linear path alone and the fitted
-model (after its own fallback) are scored on D = [a+1440, a+2880), which neither sees. The network
-is kept in the final model (fitted on the standard split) only if its mean D MSE over the folds is
-below the linear path's; otherwise the final model is the linear path alone (the same fit with its
-network head zeroed). The series stays z-normalised with the fixed train-row [0, 8640) statistics
-(so every D MSE is in the test metric's units); the model's own scaler is refitted on each fold's
-training rows, so no fold's fit sees rows at or after its V block.
-
 ``--linear-rank full|auto|N``: the closed-form linear path's rank (``ModelConfig.linear_rank``,
 reduced-rank ridge); the preset uses ``auto`` in M and ``full`` in S (:data:`PRESET_RANK`).
 
-``--net-scale std`` (default ``none``, the preset): the network branch is scale-free, as in RevIN:
-its input (the last-value-normalised window) is divided by the window's std over the lookback and
-its head's output multiplied by it before the frozen linear path is added (``ModelConfig.net_scale``).
+The attempts that were not adopted (nested validation, shrinking or averaging the residual
+network, cross-fitted residuals, the ``--select backtest`` rolling-origin selection, the
+scale-free network branch) and their figures are in docs/accuracy.md; their code, this script's
+options for them included, is in git history at commit 3ae3ae5.
 """
 from __future__ import annotations
 
@@ -71,11 +59,6 @@ PUBLISHED = {
 }
 TABLE = [("S", 96), ("S", 192), ("S", 336), ("S", 720), ("M", 96)]
 
-# --select backtest: fold origins and the length of each fold's V and D blocks (rows), fixed in
-# advance; every fold ends at or before VAL_END, so the test rows are never touched.
-BACKTEST_ANCHORS = (5760, 7200, 8640)
-BACKTEST_BLOCK = 1440
-
 # The ETT preset: a closed-form (ridge) NLinear path with an LSTM over 16-step patches trained on
 # its residual; channel-independent in M mode.
 PRESET_MODEL = ModelConfig(model="lstm", units=64, layers=1, dropout=0.1, norm="last", linear_skip=True,
@@ -105,85 +88,8 @@ def splits(values, L, H):
     return tr, va, te
 
 
-def backtest_folds(anchors=BACKTEST_ANCHORS, block=BACKTEST_BLOCK, limit=VAL_END):
-    """The backtest folds as row ranges: train [0, a), V [a, a+block), D [a+block, a+2*block)."""
-    folds = []
-    for a in anchors:
-        f = {"anchor": int(a), "train": (0, int(a)), "val": (int(a), int(a + block)),
-             "decide": (int(a + block), int(a + 2 * block))}
-        if f["decide"][1] > limit:
-            raise ValueError(f"backtest fold at {a} reaches row {f['decide'][1]} > {limit} (the test rows)")
-        folds.append(f)
-    return folds
-
-
-def fold_origins(values, L, H, fold):
-    """Training, early-stopping and decision origins of one fold; inputs may reach back ``L`` rows
-    into the previous block (as in the main protocol), targets stay inside their own block."""
-    tr = valid_origins(values, L, H, start=fold["train"][0], stop=fold["train"][1])
-    va = valid_origins(values, L, H, start=fold["val"][0] - L, stop=fold["val"][1])
-    de = valid_origins(values, L, H, start=fold["decide"][0] - L, stop=fold["decide"][1])
-    return tr, va, de
-
-
-def backtest_decision(linear_mses, model_mses):
-    """``"network"`` if the fitted model's mean decision-block MSE is below the linear path's, else
-    ``"linear"`` (ties keep the linear path)."""
-    if len(linear_mses) != len(model_mses) or not len(linear_mses):
-        raise ValueError("need one linear and one model MSE per fold")
-    return "network" if float(np.mean(model_mses)) < float(np.mean(linear_mses)) else "linear"
-
-
-def _linear_only(fc):
-    """Zero the network heads in place: the model then predicts its closed-form linear path alone
-    (the heads are linear and zero-initialised, the linear path frozen)."""
-    from forecast_cli.training import _heads
-
-    for head in _heads(fc.model_):
-        head.set_weights([np.zeros_like(w) for w in head.get_weights()])
-
-
-def _scored_err(fc, values, origins, L, H, T, n_scored):
-    pred = fc.predict(values, origins)
-    _, Y = gather(values, origins, L, H, T, dtype=np.float64)
-    return (pred - Y)[..., :n_scored]
-
-
-def run_backtest(values, L, H, T, n_scored, seed, mcfg, tcfg, verbose=True):
-    """The folds of ``--select backtest``: per fold the D-block MSE of the linear path alone and of
-    the fitted model (after its fallback), and the decision."""
-    from forecast_cli.training import NeuralForecaster
-
-    folds = []
-    for f in backtest_folds():
-        t0 = time.perf_counter()
-        tr, va, de = fold_origins(values, L, H, f)
-        assert de[-1] + H < VAL_END and tr[-1] + H < f["val"][0] and va[-1] + H < f["decide"][0]
-        fc = NeuralForecaster(WindowConfig(L, H), mcfg, replace(tcfg, seed=seed), n_targets=T)
-        fc.fit(values, tr, val_origins=va)
-        model_mse = float(np.mean(_scored_err(fc, values, de, L, H, T, n_scored) ** 2))
-        kept = "linear" if fc.residual_scale_ == 0 else "network"
-        _linear_only(fc)
-        linear_mse = float(np.mean(_scored_err(fc, values, de, L, H, T, n_scored) ** 2))
-        rec = {"anchor": f["anchor"], "train": f["train"], "val": f["val"], "decide": f["decide"],
-               "train_windows": int(len(tr)), "val_windows": int(len(va)), "decide_windows": int(len(de)),
-               "linear_mse": linear_mse, "model_mse": model_mse, "kept": kept, "best_epoch": fc.best_epoch_,
-               "seconds": round(time.perf_counter() - t0, 1)}
-        folds.append(rec)
-        if verbose:
-            print(f"#   fold a={f['anchor']}: train {f['train']} V {f['val']} D {f['decide']} "
-                  f"({len(tr)}/{len(va)}/{len(de)} windows): D mse linear={linear_mse:.5f} model={model_mse:.5f} "
-                  f"fallback kept={kept} best={fc.best_epoch_} {rec['seconds']}s", file=sys.stderr, flush=True)
-    decision = backtest_decision([r["linear_mse"] for r in folds], [r["model_mse"] for r in folds])
-    if verbose:
-        print(f"#   backtest: mean D mse linear={np.mean([r['linear_mse'] for r in folds]):.5f} "
-              f"model={np.mean([r['model_mse'] for r in folds]):.5f} -> decision: {decision}",
-              file=sys.stderr, flush=True)
-    return folds, decision
-
-
 def run_one(path, mode, horizon, seed, mcfg: ModelConfig, tcfg: TrainConfig, max_train=0, verbose=True,
-            train_on="target", select="none"):
+            train_on="target"):
     """One fit and test. ``train_on="all"`` in S mode trains a channel-independent model on the
     train rows of all 7 columns and scores its OT forecasts (each made from OT's history alone)."""
     from forecast_cli.training import NeuralForecaster
@@ -200,26 +106,11 @@ def run_one(path, mode, horizon, seed, mcfg: ModelConfig, tcfg: TrainConfig, max
     assert len(te) == (TEST_END - VAL_END) - H + 1, len(te)
     if max_train and len(tr) > max_train:  # exploring: an evenly spaced subsample
         tr = tr[np.linspace(0, len(tr) - 1, max_train).round().astype(int)]
-    backtest = None
-    if select == "backtest":
-        if max_train:
-            raise SystemExit("--select backtest does not combine with --max-train-windows")
-        folds, decision = run_backtest(values, L, H, T, n_scored, seed, mcfg, tcfg, verbose)
     fc = NeuralForecaster(WindowConfig(L, H), mcfg, replace(tcfg, seed=seed), n_targets=T)
     fc.fit(values, tr, val_origins=va)
     pred = fc.predict(values, te)
     _, Y = gather(values, te, L, H, T, dtype=np.float64)
     err = (pred - Y)[..., :n_scored]
-    if select == "backtest":
-        kept_final = "linear" if fc.residual_scale_ == 0 else "network"
-        preset_err = err
-        _linear_only(fc)
-        lin_err = (fc.predict(values, te) - Y)[..., :n_scored]
-        err = preset_err if decision == "network" else lin_err
-        backtest = {"folds": folds, "decision": decision, "final_fallback_kept": kept_final,
-                    "final_model": "linear" if decision == "linear" or kept_final == "linear" else "network",
-                    "preset_test_mse": float(np.mean(preset_err ** 2)),
-                    "linear_test_mse": float(np.mean(lin_err ** 2))}
     last = values[te, :T][:, None, :]
     naive = (last - Y)[..., :n_scored]
     out = {"mode": mode, "horizon": H, "seed": seed, "train_on": "all" if glob or mode == "M" else "target",
@@ -229,22 +120,15 @@ def run_one(path, mode, horizon, seed, mcfg: ModelConfig, tcfg: TrainConfig, max
            "test_windows": int(len(te)), "train_windows": int(len(tr)),
            "epochs_run": getattr(fc, "epochs_run_", None), "best_epoch": getattr(fc, "best_epoch_", None),
            "val_loss": min(fc.history_.get("val_loss", [float("nan")])),
-           "linear_fit": getattr(fc, "linear_fit_", None), "decision": getattr(fc, "decision_", None),
-           "linear_val": getattr(fc, "linear_val_", None), "kept": "linear" if fc.residual_scale_ == 0 else "network",
-           "crossfit": getattr(fc, "crossfit_", None)}
-    if backtest is not None:
-        out["backtest"] = backtest
+           "linear_fit": getattr(fc, "linear_fit_", None),
+           "linear_val": getattr(fc, "linear_val_", None), "kept": "linear" if fc.residual_scale_ == 0 else "network"}
     if pred.shape[-1] > 1:  # OT is column 0: its share of the error, comparable with the S rows
         out["ot_mse"], out["ot_mae"] = float(np.mean(err[..., 0] ** 2)), float(np.mean(np.abs(err[..., 0])))
     if verbose:
         print(f"# {mode} H={H} seed={seed}: mse={out['mse']:.4f} mae={out['mae']:.4f} "
               f"naive={out['naive_mse']:.4f} epochs={out['epochs_run']} best={out['best_epoch']} "
-              f"ot={out.get('ot_mse')} lin={out['linear_fit']} decision={out['decision']} crossfit={out['crossfit']} "
+              f"ot={out.get('ot_mse')} lin={out['linear_fit']} "
               f"kept={out['kept']} linear_val={out['linear_val']} {out['seconds']}s val={[round(v, 5) for v in fc.history_.get('val_loss', [])]}", file=sys.stderr, flush=True)
-        if backtest is not None:
-            print(f"#   backtest decision={backtest['decision']} final model={backtest['final_model']} "
-                  f"test mse={out['mse']:.4f} (preset fit {backtest['preset_test_mse']:.4f}, "
-                  f"linear path alone {backtest['linear_test_mse']:.4f})", file=sys.stderr, flush=True)
     return out
 
 
@@ -310,41 +194,25 @@ def main(argv=None):
     g.add_argument("--linear-rank", type=_rank,
                    help="closed-form linear path: full (ridge), auto (rank from models.RANK_GRID and full, "
                         "chosen with the penalty on the validation windows) or an int (reduced-rank ridge)")
-    g.add_argument("--net-scale", choices=["none", "std"],
-                   help="std: the network branch sees the window divided by its std over the lookback and its "
-                        "output is multiplied back (scale-free residual; the linear path unchanged); "
-                        "none = the preset")
     g.add_argument("--no-channel-independent", action="store_true",
                    help="M mode: one network over the 7 columns together")
     g.add_argument("--epochs", type=int)
     g.add_argument("--batch-size", type=int)
     g.add_argument("--patience", type=int)
     g.add_argument("--learning-rate", type=float)
-    g.add_argument("--decision-fraction", type=float,
-                   help="last part of the validation windows kept for the keep-the-network decision")
-    g.add_argument("--shrink-residual", action=argparse.BooleanOptionalAction, default=None,
-                   help="scale the network's part by a factor fitted on the decision windows")
-    g.add_argument("--ensemble", type=int, help="residual networks averaged (different seeds)")
-    g.add_argument("--crossfit", type=int, help="train the network on out-of-fold residuals of the closed-form "
-                   "linear path: K contiguous blocks of training windows (0 = off, the preset)")
     g.add_argument("--threads", type=int, help="TensorFlow intra-op threads (0 = TensorFlow's choice)")
     g.add_argument("--train-on", choices=["target", "all"], default="target",
                    help="S mode: 'all' trains one channel-independent model on the train rows of all 7 "
                         "columns; it still forecasts OT from OT's history alone (not the S protocol)")
     g.add_argument("--max-train-windows", type=int, default=0, help="exploring: subsample training windows")
-    ap.add_argument("--select", choices=["none", "backtest"], default="none",
-                    help="backtest: keep the network only if it beats the linear path alone on the mean MSE "
-                         f"of decision blocks of rolling-origin folds at {list(BACKTEST_ANCHORS)} (rows before "
-                         f"{VAL_END} only); none = the preset's own fallback (default)")
     a = ap.parse_args(argv)
 
     mover = {k: getattr(a, k) for k in ("model", "units", "layers", "dropout", "norm", "patch", "linear_fit",
-                                        "linear_rank", "net_scale")
+                                        "linear_rank")
              if getattr(a, k) is not None}
     if a.no_linear_skip:
         mover["linear_skip"] = False
-    tover = {k: getattr(a, k) for k in ("epochs", "batch_size", "patience", "learning_rate",
-                                          "decision_fraction", "shrink_residual", "threads", "ensemble", "crossfit")
+    tover = {k: getattr(a, k) for k in ("epochs", "batch_size", "patience", "learning_rate", "threads")
              if getattr(a, k) is not None}
     def tcfg_for(mode):  # S trained on all 7 columns has M's amount of data: M's settings
         return replace(PRESET_TRAIN["M" if a.train_on == "all" else mode], **tover).check()
@@ -357,8 +225,6 @@ def main(argv=None):
     jobs = TABLE if a.all else [(a.mode, a.horizon)]
     print(f"# ETTh1 {a.data}  lookback={LOOKBACK}  train=[0,{TRAIN_END}) val=[{TRAIN_END},{VAL_END}) "
           f"test=[{VAL_END},{TEST_END})", flush=True)
-    if a.select == "backtest":
-        print(f"# select: backtest, folds {backtest_folds()}", flush=True)
     for m in sorted({j[0] for j in jobs}):
         print(f"# model {m}: {mcfg_for(m)}", flush=True)
     for m in sorted({j[0] for j in jobs}):
@@ -367,7 +233,7 @@ def main(argv=None):
     for mode, H in jobs:
         for s in seeds:
             rows.append(run_one(a.data, mode, H, s, mcfg_for(mode), tcfg_for(mode), a.max_train_windows,
-                                train_on=a.train_on, select=a.select))
+                                train_on=a.train_on))
     print_table(rows)
     if len(rows) == 1:
         print(json.dumps(rows[0]))

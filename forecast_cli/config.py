@@ -121,7 +121,6 @@ MODEL_FAMILIES = ("lstm", "gru", "attention", "peephole")
 NORMS = ("last", "none")
 LINEAR_FITS = ("adam", "lstsq")
 LINEAR_RANKS = ("full", "auto")
-NET_SCALES = ("none", "std")
 
 
 @dataclass(frozen=True)
@@ -160,11 +159,6 @@ class ModelConfig:
             values on the training windows, so every forecast is a mix of ``r`` horizon
             profiles); ``auto`` chooses the rank from :data:`forecast_cli.models.RANK_GRID`
             and full, jointly with the penalty, on the validation windows. Defaults to ``full``.
-        net_scale: ``std`` makes the recurrent branch scale-free (as RevIN does): its input window
-            (after ``norm``, per column) is divided by that window's standard deviation over the
-            lookback (plus 1e-5) and its head's output multiplied by the same value before the
-            linear path is added; the linear path is unchanged. ``none`` = no scaling.
-            Defaults to ``none``.
     """
 
     model: str = "lstm"
@@ -178,7 +172,6 @@ class ModelConfig:
     channel_independent: bool = False
     linear_fit: str = "adam"
     linear_rank: int | str = "full"
-    net_scale: str = "none"
 
     def check(self) -> "ModelConfig":
         if self.model not in MODEL_FAMILIES:
@@ -201,8 +194,6 @@ class ModelConfig:
             raise ConfigError(f"--linear-rank must be full, auto or an int >= 1. Got {r!r}.")
         if r != "full" and self.linear_fit != "lstsq":
             raise ConfigError("--linear-rank applies to the closed-form linear path: add --linear-fit lstsq.")
-        if self.net_scale not in NET_SCALES:
-            raise ConfigError(f"--net-scale must be one of {', '.join(NET_SCALES)}. Got {self.net_scale!r}.")
         if self.linear_fit == "lstsq" and not self.linear_skip:
             raise ConfigError("--linear-fit lstsq needs the linear path: drop --no-linear-skip.")
         return self
@@ -233,28 +224,6 @@ class TrainConfig:
             (XLA when training windows x lookback >= 1,000,000). On a quiet 2-core CPU, XLA
             made an LSTM(64) epoch slower (10.4 s against 7.8 s without), so it is off by
             default; it can pay off on other hardware. Defaults to False.
-        decision_fraction: with ``linear_fit="lstsq"``: the last part of the validation windows
-            (in time order) kept away from early stopping and used only to decide whether the
-            network adds anything to the closed-form linear path (nested validation). Early
-            stopping watches the windows before it; the windows whose targets overlap its
-            first window's targets are left out of both. The network is kept only if it beats
-            the linear path alone on these windows. 0 = early stopping and that decision both
-            use all the validation windows. Defaults to 0.
-        shrink_residual: with ``decision_fraction > 0``: scale the network's contribution by
-            the factor in [0, 1] that minimises the squared error on the decision windows
-            (closed-form least squares, clipped); 0 keeps the linear path alone. Defaults to
-            False.
-        ensemble: number of networks trained (seeds ``seed``, ``seed + 1``, ...) and averaged;
-            with ``linear_fit="lstsq"`` they share the one closed-form linear path, so the
-            average is that path plus the mean of their residual networks. Defaults to 1.
-        crossfit: with ``linear_fit="lstsq"``: train the network on cross-fitted (out-of-fold)
-            residuals of the linear path instead of its in-sample ones. The training windows are
-            split into this many contiguous blocks in time order; each block's linear forecasts
-            come from a ridge fit (same per-row penalty as the full fit) on the windows outside it,
-            less ``horizon`` origins on each side (no shared target rows). The model is still the
-            full linear path plus the network, so the network's training targets become
-            ``Y + lin_full(x) - lin_oof(x)``; validation, early stopping and the keep-or-drop
-            decision are unchanged. 0 = off (in-sample residuals). Defaults to 0.
     """
 
     epochs: int = 30
@@ -265,10 +234,6 @@ class TrainConfig:
     seed: int = 0
     threads: int = 1
     jit_compile: bool | str = False
-    decision_fraction: float = 0.0
-    shrink_residual: bool = False
-    ensemble: int = 1
-    crossfit: int = 0
 
     def check(self) -> "TrainConfig":
         if self.epochs < 1:
@@ -283,15 +248,6 @@ class TrainConfig:
             raise ConfigError(f"--jit must be auto, on or off. Got {self.jit_compile!r}.")
         if self.learning_rate <= 0:
             raise ConfigError(f"--learning-rate must be > 0. Got {self.learning_rate}.")
-        if not 0.0 <= self.decision_fraction < 1.0:
-            raise ConfigError(f"decision_fraction must be a float in [0, 1). Got {self.decision_fraction}.")
-        if isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) or self.ensemble < 1:
-            raise ConfigError(f"ensemble must be an int >= 1. Got {self.ensemble!r}.")
-        if (isinstance(self.crossfit, bool) or not isinstance(self.crossfit, int) or self.crossfit < 0
-                or self.crossfit == 1):
-            raise ConfigError(f"crossfit must be 0 (off) or an int >= 2 (number of blocks). Got {self.crossfit!r}.")
-        if self.shrink_residual and not self.decision_fraction > 0:
-            raise ConfigError("shrink_residual needs decision_fraction > 0 (the factor is fitted on those windows).")
         return self
 
 

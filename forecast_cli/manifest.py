@@ -50,7 +50,6 @@ MAX_HORIZON = 10_000
 MAX_COLUMNS = 10_000
 MAX_UNITS = 65_536
 MAX_LAYERS = 64
-MAX_ENSEMBLE = 1_000
 
 DAMAGED = "damaged bundle: "
 INCONSISTENT = "inconsistent bundle: "
@@ -252,14 +251,11 @@ SCHEMA = Obj({
         "channel_independent": Bool(),
         "linear_fit": Choice("adam", "lstsq"),
         "linear_rank": LinearRank(),
-        "net_scale": Choice("none", "std"),
     }),
     "train": Obj({
         "epochs": Int(1), "batch_size": Int(1), "patience": Int(0),
         "val_fraction": Num(0.0, 0.5, lo_open=True, hi_open=True), "learning_rate": Num(0.0, lo_open=True),
         "seed": Int(-2**63), "threads": Int(0), "jit_compile": Choice(True, False, "auto"),
-        "decision_fraction": _FRACTION, "shrink_residual": Bool(),
-        "ensemble": Int(1, MAX_ENSEMBLE), "crossfit": Int(0),
     }),
     "n_targets": Int(1, MAX_COLUMNS),
     "scaler": Obj({"mean": List(Num(), 1, MAX_COLUMNS), "scale": List(Num(0.0, lo_open=True), 1, MAX_COLUMNS)},
@@ -285,6 +281,18 @@ SCHEMA = Obj({
     "conformal": Opt(Obj({"method": Opt(Str()), "residuals": Opt(Residuals())})),
 }, required=("format", "format_version", "model_sha256", "data", "window", "model", "train", "scaler",
              "n_targets"))
+
+# Settings that earlier versions wrote into the manifest and this one no longer has (attempts of the
+# accuracy work that were not adopted; docs/accuracy.md), with the value that meant "off". A bundle
+# that carries one at that value was trained as this version trains, and loads (config.from_dict
+# ignores the key); at any other value its model is one this version cannot rebuild, and is refused.
+REMOVED_SETTINGS = {
+    ("model", "net_scale"): "none",
+    ("train", "decision_fraction"): 0.0,
+    ("train", "shrink_residual"): False,
+    ("train", "ensemble"): 1,
+    ("train", "crossfit"): 0,
+}
 
 
 # --- reading and checking ------------------------------------------------------------------
@@ -363,7 +371,28 @@ def check(m: dict, path) -> dict:
         raise BundleError(f"{DAMAGED}{e}{_FIX}", path=path) from None
     except BundleError as e:
         raise BundleError(e.message, path=path) from None
+    _check_removed(m, path)
     return m
+
+
+def _is_off(v, off) -> bool:
+    """``v`` is the value ``off`` (a bool only equals a bool, a number only a number)."""
+    return isinstance(v, bool) == isinstance(off, bool) and isinstance(v, (bool, int, float, str)) and v == off
+
+
+def _check_removed(m: dict, path) -> None:
+    """Refuse a bundle trained with a setting this version no longer has (:data:`REMOVED_SETTINGS`)
+    at a value other than its "off" one."""
+    for (section, key), off in REMOVED_SETTINGS.items():
+        settings = m[section]
+        if key in settings and not _is_off(settings[key], off):
+            try:
+                shown = json.dumps(settings[key], allow_nan=False)
+            except (TypeError, ValueError):
+                shown = repr(settings[key])
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise BundleError(f"this bundle was trained with {section}.{key}={shown}, which this version of "
+                              "forecast-cli no longer has (see docs/accuracy.md); retrain it", path=path)
 
 
 def _check_agreement(m: dict) -> None:
@@ -401,12 +430,12 @@ def n_inputs(m: dict) -> int:
 
 
 # --- the model against the manifest -----------------------------------------------------------
-# Layer classes the tool builds (models.build_model and ensembles of its networks). Any other
+# Layer classes the tool builds (models.build_model). Any other
 # class in config.json (Embedding, Lambda, a wrapper...) is refused before Keras sees it.
 ALLOWED_LAYERS = frozenset({
     "Functional", "InputLayer", "SubtractLast", "AddLast", "LastStep", "ChannelsToBatch", "BatchToChannels",
-    "DivideByWindowStd", "MultiplyByWindowStd", "FusedLSTM", "LSTM", "GRU", "RNN", "PeepholeLSTMCell",
-    "Attention", "Concatenate", "Flatten", "Dropout", "Dense", "Add", "Reshape", "Cropping1D", "Average",
+    "FusedLSTM", "LSTM", "GRU", "RNN", "PeepholeLSTMCell",
+    "Attention", "Concatenate", "Flatten", "Dropout", "Dense", "Add", "Reshape", "Cropping1D",
 })
 # Weights a layer of ``u`` units on ``d`` inputs holds at least (kernels, recurrent kernels, biases).
 _PARAMS = {"Dense": lambda d, u: u * (d + 1), "GRU": lambda d, u: 3 * u * (d + u),

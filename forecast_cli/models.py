@@ -14,9 +14,8 @@ import numpy as np  # noqa: E402
 
 from .config import ModelConfig, WindowConfig  # noqa: E402
 
-__all__ = ["build_model", "fit_linear_path", "crossfit_blocks", "crossfit_offsets", "FusedLSTM", "PeepholeLSTMCell",
-           "SubtractLast", "AddLast", "LastStep", "ChannelsToBatch", "BatchToChannels", "DivideByWindowStd",
-           "MultiplyByWindowStd", "CUSTOM_OBJECTS"]
+__all__ = ["build_model", "fit_linear_path", "FusedLSTM", "PeepholeLSTMCell", "SubtractLast", "AddLast",
+           "LastStep", "ChannelsToBatch", "BatchToChannels", "CUSTOM_OBJECTS"]
 
 
 @keras.saving.register_keras_serializable(package="forecast_cli")
@@ -84,49 +83,6 @@ class BatchToChannels(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "n_channels": self.n_channels, "n_targets": self.n_targets}
-
-
-def _window_std(x, eps):
-    """Per-row, per-column standard deviation of ``(batch, time, C)`` over time (ddof=0), plus ``eps``:
-    ``(batch, 1, C)``."""
-    return ops.std(x, axis=1, keepdims=True) + eps
-
-
-@keras.saving.register_keras_serializable(package="forecast_cli")
-class DivideByWindowStd(layers.Layer):
-    """Divide each window ``(batch, time, C)`` by its own standard deviation over time, per column,
-    plus ``eps``: the network branch of ``net_scale="std"`` sees scale-free inputs (RevIN's
-    scaling, without its centring: the window is already relative to its last value)."""
-
-    def __init__(self, eps: float = 1e-5, **kwargs):
-        super().__init__(**kwargs)
-        self.eps = float(eps)
-
-    def call(self, x):
-        return x / _window_std(x, self.eps)
-
-    def get_config(self):
-        return {**super().get_config(), "eps": self.eps}
-
-
-@keras.saving.register_keras_serializable(package="forecast_cli")
-class MultiplyByWindowStd(layers.Layer):
-    """Undo :class:`DivideByWindowStd` on the network head's output: ``(batch, horizon * n_targets)``
-    times the window's standard deviation (plus ``eps``) of the matching target column, the
-    columns laid out row-major as ``(horizon, n_targets)`` (``n_targets`` = 1 when channel-independent)."""
-
-    def __init__(self, n_targets: int, eps: float = 1e-5, **kwargs):
-        super().__init__(**kwargs)
-        self.n_targets, self.eps = int(n_targets), float(eps)
-
-    def call(self, inputs):
-        y, x = inputs
-        s = _window_std(x, self.eps)[:, 0, : self.n_targets]       # (batch, n_targets)
-        reps = y.shape[-1] // self.n_targets
-        return y * ops.tile(s, (1, reps))                          # index h * T + t -> column t
-
-    def get_config(self):
-        return {**super().get_config(), "n_targets": self.n_targets, "eps": self.eps}
 
 
 def _add_lstm_weights(layer, d: int, forget_gate: int) -> None:
@@ -216,15 +172,11 @@ class FusedLSTM(layers.Layer):
 
 
 CUSTOM_OBJECTS = {"FusedLSTM": FusedLSTM, "PeepholeLSTMCell": PeepholeLSTMCell, "SubtractLast": SubtractLast,
-                  "AddLast": AddLast, "LastStep": LastStep, "ChannelsToBatch": ChannelsToBatch, "BatchToChannels": BatchToChannels,
-                  "DivideByWindowStd": DivideByWindowStd, "MultiplyByWindowStd": MultiplyByWindowStd}
-
-# net_scale="std": added to each window's standard deviation (scaled series' units) before dividing.
-NET_SCALE_EPS = 1e-5
+                  "AddLast": AddLast, "LastStep": LastStep, "ChannelsToBatch": ChannelsToBatch, "BatchToChannels": BatchToChannels}
 
 
 def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targets: int,
-                learning_rate: float = 1e-3, jit_compile: bool = False, name_suffix: str = "") -> "keras.Model":
+                learning_rate: float = 1e-3, jit_compile: bool = False) -> "keras.Model":
     """A compiled direct multi-step forecaster ``(batch, lookback, n_features) -> (batch, horizon, n_targets)``.
 
     Layout: [SubtractLast] -> [ChannelsToBatch] -> [patches] -> recurrent stack (``layers`` x
@@ -232,9 +184,6 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
     Dropout(``dropout``) -> Dense(horizon * outputs), plus an optional linear path from the
     flattened window, -> [BatchToChannels] -> [AddLast].
     ``dropout`` acts on the recurrent stack's output, not on the input features.
-    With ``net_scale="std"`` the network branch (not the linear path) sees the window divided by
-    its standard deviation over the lookback (per column, after [ChannelsToBatch]), and its head's
-    output is multiplied by the same value before the linear path is added.
 
     >>> m = build_model(WindowConfig(30, 5), ModelConfig(units=8), n_features=1, n_targets=1)
     >>> m.output_shape
@@ -253,8 +202,7 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
         x = ChannelsToBatch(name="channels_to_batch")(x)
     F = 1 if ci else n_features
     n_out = H if ci else H * T  # outputs per (folded) row
-    scale_free = cfg.net_scale == "std"
-    h = DivideByWindowStd(NET_SCALE_EPS, name="net_input_std")(x) if scale_free else x
+    h = x
     if cfg.patch > 1:
         n_patch = L // cfg.patch
         if n_patch * cfg.patch < L:
@@ -284,8 +232,6 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
     # forecast, and training moves it only where the data supports a change.
     zeros = "zeros" if cfg.norm == "last" or cfg.linear_fit == "lstsq" else "glorot_uniform"
     out = layers.Dense(n_out, kernel_initializer=zeros, name="head")(h)
-    if scale_free:
-        out = MultiplyByWindowStd(1 if ci else T, NET_SCALE_EPS, name="net_output_std")([out, x])
     if cfg.linear_skip:
         lin = layers.Dense(n_out, kernel_initializer="zeros" if cfg.norm == "last" else "glorot_uniform",
                            name="linear", trainable=cfg.linear_fit != "lstsq")(layers.Flatten(name="flat_window")(x))
@@ -296,7 +242,7 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
         out = layers.Reshape((H, T), name="forecast_delta")(out)
     if cfg.norm == "last":
         out = AddLast(T, name="add_last")([out, inp])
-    model = keras.Model(inp, out, name=f"forecast_{cfg.model}{name_suffix}")
+    model = keras.Model(inp, out, name=f"forecast_{cfg.model}")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse", jit_compile=jit_compile)
     return model
 
@@ -403,62 +349,3 @@ def fit_linear_path(model, window: WindowConfig, cfg: ModelConfig, series: np.nd
     return {"alpha": rel, "rank": "full" if rank is None else int(rank), "val_mse": mse,
             "train_rows": int(len(A))}
 
-
-def crossfit_blocks(origins, folds: int, gap: int):
-    """Cross-fitting folds over sorted window origins: ``folds`` contiguous blocks in time order;
-    for each, ``(held, fit)`` index arrays into ``origins``. ``fit`` holds the origins outside the
-    block at least ``gap`` steps away from it (``o <= first - gap`` or ``o >= last + gap``): with
-    ``gap = horizon``, no fitting window's target rows overlap a held-out window's target rows."""
-    origins = np.asarray(origins)
-    idx = np.arange(len(origins))
-    out = []
-    for held in np.array_split(idx, folds):
-        if len(held) == 0:
-            out.append((held, held))
-            continue
-        lo, hi = origins[held[0]], origins[held[-1]]
-        out.append((held, idx[(origins <= lo - gap) | (origins >= hi + gap)]))
-    return out
-
-
-def crossfit_offsets(window: WindowConfig, cfg: ModelConfig, series: np.ndarray, origins, n_targets: int,
-                     rel: float, folds: int, rank=None):
-    """``lin_full(x) - lin_oof(x)`` for the windows at ``origins`` (sorted), as ``(n, horizon,
-    n_targets)`` float64 in the model's output units, and a dict of diagnostics.
-
-    ``lin_full`` is the closed-form linear path fitted on all the windows with the ridge penalty
-    ``rel`` per design row and rank ``rank`` (``None`` = full; the ``alpha`` and ``rank``
-    :func:`fit_linear_path` chose: the same fit it makes); ``lin_oof`` predicts each of
-    :func:`crossfit_blocks`' blocks from a fit with the same per-row penalty and rank,
-    on the windows outside it (a gap of ``horizon`` origins on each side). A network trained on
-    ``Y + offsets`` beside the frozen full path, ``lin_full(x) + net(x)``, learns ``Y - lin_oof(x)``:
-    out-of-sample residuals, like the ones it meets on new windows.
-    """
-    from .errors import DataError
-
-    L, H = window.lookback, window.horizon
-    origins = np.asarray(origins)
-    A, B = _linear_design(series, origins, L, H, n_targets, cfg, series.shape[1])
-    per = len(A) // len(origins)                             # design rows per window (n_targets if CI)
-    ((_, _, W, b),) = _ridge_fits(A, B, (rel,), (rank,))
-    full = A @ W + b
-    oof = np.empty_like(full)
-    fit_windows = []
-    for held, fit in crossfit_blocks(origins, folds, H):
-        if len(held) == 0 or len(fit) == 0:
-            raise DataError(f"crossfit={folds}: too few training windows ({len(origins)}) for {folds} blocks "
-                            f"with a gap of {H} origins around each; use fewer blocks")
-        rh = (held[:, None] * per + np.arange(per)).ravel()
-        rf = (fit[:, None] * per + np.arange(per)).ravel()
-        ((_, _, Wk, bk),) = _ridge_fits(A[rf], B[rf], (rel,), (rank,))
-        oof[rh] = A[rh] @ Wk + bk
-        fit_windows.append(int(len(fit)))
-    delta = full - oof
-    n = len(origins)
-    if cfg.channel_independent:
-        delta = delta.reshape(n, per, H).transpose(0, 2, 1)  # rows are (window, column)
-    else:
-        delta = delta.reshape(n, H, n_targets)               # columns are row-major (H, T)
-    info = {"folds": int(folds), "gap": int(H), "fit_windows": fit_windows,
-            "in_sample_mse": float(np.mean((B - full) ** 2)), "oof_mse": float(np.mean((B - oof) ** 2))}
-    return delta, info

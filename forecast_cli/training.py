@@ -25,29 +25,25 @@ XLA_MIN_WORK = 1_000_000
 
 
 def _window_dataset(series, origins, lookback, horizon, n_targets, batch_size, *, shuffle=False,
-                    seed=0, with_targets=True, targets=None):
+                    seed=0, with_targets=True):
     """A ``tf.data`` pipeline that gathers windows from the series batch by batch.
 
     The series is held once; windows are built on the fly with ``tf.gather``, so memory does
-    not grow with the lookback. ``targets``: an ``(n, horizon, n_targets)`` array aligned with
-    ``origins`` to train on instead of the series' own future rows (cross-fitted residuals).
+    not grow with the lookback.
     """
     import tensorflow as tf
 
     s = tf.constant(series, dtype=tf.float32)
     origins = np.asarray(origins, dtype=np.int64)
-    ds = tf.data.Dataset.from_tensor_slices(
-        origins if targets is None else (origins, np.asarray(targets, dtype=np.float32)))
+    ds = tf.data.Dataset.from_tensor_slices(origins)
     if shuffle:
         ds = ds.shuffle(len(origins), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     in_off = tf.range(-lookback + 1, 1, dtype=tf.int64)
     out_off = tf.range(1, horizon + 1, dtype=tf.int64)
 
-    def windows(o, y=None):
+    def windows(o):
         x = tf.gather(s, o[:, None] + in_off[None, :])
-        if y is not None:  # targets given
-            return x, y
         if not with_targets:
             return x
         return x, tf.gather(s[:, :n_targets], o[:, None] + out_off[None, :])
@@ -133,127 +129,48 @@ class NeuralForecaster:
             n_val = max(1, int(round(len(origins) * self.train_cfg.val_fraction)))
             tr, va = origins[:-n_val], origins[-n_val:]
         lstsq = self.model_cfg.linear_skip and self.model_cfg.linear_fit == "lstsq"
-        if self.train_cfg.crossfit and not lstsq:
-            raise ConfigError("crossfit needs the closed-form linear path (linear_fit='lstsq' with the linear skip).")
-        va_fit, va_stop, va_decide = va, va, None  # ridge penalty, early stopping, keep-or-drop
-        if lstsq and self.train_cfg.decision_fraction > 0:
-            va_stop, va_decide = _nested_split(va, self.train_cfg.decision_fraction, H)
-        self.decision_windows_ = 0 if va_decide is None else int(len(va_decide))
         jit = self.train_cfg.jit_compile
         if jit == "auto":
             jit = len(tr) * L >= XLA_MIN_WORK
         self.jit_compile_ = bool(jit)
-        K = self.train_cfg.ensemble
-        nets = []
-        for k in range(K):
-            if k:
-                runtime.seed_everything(self.train_cfg.seed + k)
-            nets.append(build_model(self.window, self.model_cfg, values.shape[1], T, self.train_cfg.learning_rate,
-                                    jit_compile=self.jit_compile_, name_suffix=f"_{k + 1}" if K > 1 else ""))
+        self.model_ = build_model(self.window, self.model_cfg, values.shape[1], T, self.train_cfg.learning_rate,
+                                  jit_compile=self.jit_compile_)
         bs = self.train_cfg.batch_size
-        ds_va = _window_dataset(scaled, va_stop, L, H, T, max(bs, 256))
+        ds_va = _window_dataset(scaled, va, L, H, T, max(bs, 256))
+        start_weights = start_val = None
         if lstsq:
             from .models import fit_linear_path
 
-            self.linear_fit_ = fit_linear_path(nets[0], self.window, self.model_cfg, scaled, tr, va_fit, T)
-            for net in nets[1:]:  # one closed-form linear path, shared by every member
-                net.get_layer("linear").set_weights(nets[0].get_layer("linear").get_weights())
-        train_targets = None
-        if lstsq and self.train_cfg.crossfit:
-            from .models import crossfit_offsets
-            from .windows import gather
-
-            rank = self.linear_fit_["rank"]
-            offsets, self.crossfit_ = crossfit_offsets(self.window, self.model_cfg, scaled, tr, T,
-                                                       self.linear_fit_["alpha"], self.train_cfg.crossfit,
-                                                       rank=None if rank == "full" else rank)
-            _, y_tr = gather(scaled, tr, L, H, T, dtype=np.float64)
-            train_targets = (y_tr + offsets).astype(np.float32)  # the network learns Y - lin_oof
-        if K > 1:  # the members' forecasts averaged: the linear path plus the mean of the residual networks
-            inp = keras.Input((L, values.shape[1]), name="window")
-            out = keras.layers.Average(name="ensemble_mean")([net(inp) for net in nets])
-            self.model_ = keras.Model(inp, out, name=f"ensemble_{self.model_cfg.model}")
-            self.model_.compile(optimizer="adam", loss="mse", jit_compile=self.jit_compile_)
-        else:
-            self.model_ = nets[0]
-        start_weights = start_val = None
-        if lstsq:
+            self.linear_fit_ = fit_linear_path(self.model_, self.window, self.model_cfg, scaled, tr, va, T)
             # the model now starts as the fitted linear map: keep it if no epoch beats it
             start_weights = self.model_.get_weights()
             start_val = float(self.model_.evaluate(ds_va, verbose=0, callbacks=[safe_point]))
         self.linear_val_ = start_val  # the linear path alone on the early-stopping windows (None without lstsq)
-        histories = []
-        for k, net in enumerate(nets):
-            callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.train_cfg.patience,
-                                                       restore_best_weights=True), safe_point]
-            if on_epoch is not None:
-                epochs, done = self.train_cfg.epochs * K, self.train_cfg.epochs * k
+        callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.train_cfg.patience,
+                                                   restore_best_weights=True), safe_point]
+        if on_epoch is not None:
+            epochs = self.train_cfg.epochs
 
-                class _Progress(keras.callbacks.Callback):
-                    def on_epoch_end(self, epoch, logs=None, _done=done, _epochs=epochs):
-                        on_epoch(_done + epoch + 1, _epochs, dict(logs or {}))
+            class _Progress(keras.callbacks.Callback):
+                def on_epoch_end(self, epoch, logs=None):
+                    on_epoch(epoch + 1, epochs, dict(logs or {}))
 
-                callbacks.append(_Progress())
-            callbacks.extend(extra_callbacks)
-            if k:
-                runtime.seed_everything(self.train_cfg.seed + k)
-            ds_tr = _window_dataset(scaled, tr, L, H, T, bs, shuffle=True, seed=self.train_cfg.seed + k,
-                                    targets=train_targets)
-            hist = net.fit(ds_tr, validation_data=ds_va, epochs=self.train_cfg.epochs,
-                           callbacks=callbacks, shuffle=False, verbose=0)  # tf.data shuffles
-            histories.append({k_: [float(v) for v in vs] for k_, vs in hist.history.items()})
-        self.history_ = histories[0]
-        self.epochs_run_ = sum(len(h.get("loss", [])) for h in histories)
-        bests = [int(np.argmin(h["val_loss"])) + 1 if h.get("val_loss") else len(h.get("loss", []))
-                 for h in histories]
-        self.best_epoch_ = bests[0] if K == 1 else max(bests)
-        if K > 1:
-            self.histories_, self.best_epochs_ = histories, bests
-            val = ([float(self.model_.evaluate(ds_va, verbose=0, callbacks=[safe_point]))]
-                   if start_weights is not None else [])
-        else:
-            val = self.history_.get("val_loss", [])
+            callbacks.append(_Progress())
+        callbacks.extend(extra_callbacks)
+        ds_tr = _window_dataset(scaled, tr, L, H, T, bs, shuffle=True, seed=self.train_cfg.seed)
+        hist = self.model_.fit(ds_tr, validation_data=ds_va, epochs=self.train_cfg.epochs,
+                               callbacks=callbacks, shuffle=False, verbose=0)  # tf.data shuffles
+        self.history_ = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+        self.epochs_run_ = len(self.history_.get("loss", []))
+        val = self.history_.get("val_loss", [])
+        self.best_epoch_ = int(np.argmin(val)) + 1 if val else self.epochs_run_
+        # residual_scale_: 1.0 keeps the network, 0.0 = the fallback to the linear path alone
         self.residual_scale_ = 1.0
-        if va_decide is not None:
-            self._decide(scaled, va_decide, start_weights)
-        elif start_weights is not None and val and start_val <= min(val):
+        if start_weights is not None and val and start_val <= min(val):
             self.model_.set_weights(start_weights)
             self.best_epoch_ = 0
             self.residual_scale_ = 0.0
         return self
-
-    def _decide(self, scaled, origins, start_weights):
-        """Nested validation: keep, shrink or drop the trained network's contribution by its error
-        on the decision windows (which early stopping never saw), against the linear path alone."""
-        from .windows import gather
-
-        L, H, T = self.window.lookback, self.window.horizon, self.n_targets
-        _, Y = gather(scaled, origins, L, H, T, dtype=np.float64)
-        bs = 1024
-        net = np.asarray(self.model_.predict(_window_dataset(scaled, origins, L, H, T, bs, with_targets=False),
-                                             verbose=0), dtype=np.float64)
-        trained = self.model_.get_weights()
-        self.model_.set_weights(start_weights)
-        lin = np.asarray(self.model_.predict(_window_dataset(scaled, origins, L, H, T, bs, with_targets=False),
-                                             verbose=0), dtype=np.float64)
-        r, e = net - lin, Y - lin  # the network's contribution; what the linear path leaves
-        lin_mse, net_mse = float(np.mean(e ** 2)), float(np.mean((e - r) ** 2))
-        if self.train_cfg.shrink_residual:
-            rr = float(np.sum(r * r))
-            scale = float(np.clip(np.sum(r * e) / rr, 0.0, 1.0)) if rr > 0 else 0.0
-        else:
-            scale = 1.0 if net_mse < lin_mse else 0.0
-        final_mse = float(np.mean((e - scale * r) ** 2))
-        if scale > 0:
-            self.model_.set_weights(trained)
-            if scale < 1.0:  # the head is linear and zero-initialised: scaling it scales the network's part
-                for head in _heads(self.model_):
-                    head.set_weights([w * np.float32(scale) for w in head.get_weights()])
-        else:
-            self.best_epoch_ = 0
-        self.residual_scale_ = scale
-        self.decision_ = {"windows": int(len(origins)), "linear_mse": lin_mse, "network_mse": net_mse,
-                          "scale": scale, "final_mse": final_mse}
 
     # -- predicting --------------------------------------------------------------------------
     def _check_fitted(self):
@@ -306,27 +223,3 @@ class NeuralForecaster:
         self.model_, self.scaler_ = keras_model, scaler
         return self
 
-
-def _nested_split(va, fraction, horizon):
-    """Split validation origins (sorted) into early-stopping and decision windows: the last
-    ``fraction`` decide; early-stopping windows end ``horizon`` rows before the first decision
-    origin, so no target row is shared. ``(va, None)`` when either part would be empty."""
-    n_dec = int(round(len(va) * fraction))
-    if n_dec < 1 or n_dec >= len(va):
-        return va, None
-    dec = va[-n_dec:]
-    stop = va[va <= dec[0] - horizon]
-    if len(stop) < 1:
-        return va, None
-    return stop, dec
-
-
-def _heads(model):
-    """The network heads (Dense layers named ``head``) of a model or of an ensemble's members."""
-    out = []
-    for layer in model.layers:
-        if layer.name == "head":
-            out.append(layer)
-        elif hasattr(layer, "layers"):
-            out.extend(_heads(layer))
-    return out

@@ -43,6 +43,9 @@ class DataConfig:
             month-first (False); None decides by the rule in :mod:`forecast_cli.dates` (a field
             over 12, then the reading that gives a regular series, dots day-first) and refuses
             dates that stay ambiguous.
+        id_col: the column that names the series in a long-format file (one row per series
+            and timestamp: ``date,ticker,close``). None: the file holds one series (or, for a
+            folder or glob of files, each file is one series named by its stem). Defaults to None.
     """
 
     target: tuple[str, ...] = ()
@@ -56,6 +59,7 @@ class DataConfig:
     decimal: str | None = None
     date_format: str | None = None
     dayfirst: bool | None = None
+    id_col: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "target", _tuple(self.target))
@@ -159,6 +163,11 @@ class ModelConfig:
             values on the training windows, so every forecast is a mix of ``r`` horizon
             profiles); ``auto`` chooses the rank from :data:`forecast_cli.models.RANK_GRID`
             and full, jointly with the penalty, on the validation windows. Defaults to ``full``.
+        local: with several series, fit one network per series instead of one global network
+            trained on the windows of all of them. Defaults to False.
+        id_embedding: with several series, give the global network each series' id as a learned
+            embedding of this many dimensions (a static covariate; series unseen in training get
+            the embedding of an unknown id). 0 = no embedding. Defaults to 0.
     """
 
     model: str = "lstm"
@@ -172,6 +181,8 @@ class ModelConfig:
     channel_independent: bool = False
     linear_fit: str = "adam"
     linear_rank: int | str = "full"
+    local: bool = False
+    id_embedding: int = 0
 
     def check(self) -> "ModelConfig":
         if self.model not in MODEL_FAMILIES:
@@ -196,6 +207,10 @@ class ModelConfig:
             raise ConfigError("--linear-rank applies to the closed-form linear path: add --linear-fit lstsq.")
         if self.linear_fit == "lstsq" and not self.linear_skip:
             raise ConfigError("--linear-fit lstsq needs the linear path: drop --no-linear-skip.")
+        if isinstance(self.id_embedding, bool) or not isinstance(self.id_embedding, int) or self.id_embedding < 0:
+            raise ConfigError(f"--id-embedding must be an int >= 0. Got {self.id_embedding!r}.")
+        if self.local and self.id_embedding:
+            raise ConfigError("--id-embedding applies to the global network: drop it or drop --local.")
         return self
 
     def check_window(self, window: "WindowConfig") -> "ModelConfig":

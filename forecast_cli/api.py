@@ -13,9 +13,10 @@ from typing import Callable
 import numpy as np
 
 from .config import DataConfig, ModelConfig, TrainConfig, WindowConfig, to_dict
+from .errors import ConfigError
 from .files import check_output
 
-__all__ = ["check", "evaluate", "train", "predict", "score", "MAX_STORED_RESIDUALS"]
+__all__ = ["check", "evaluate", "evaluate_many", "load_many", "train", "predict", "score", "MAX_STORED_RESIDUALS"]
 
 MAX_STORED_RESIDUALS = 2000
 
@@ -84,6 +85,70 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
                      "folds": folds, "cv": cv, "season": m, "units": "data"},
         **result,
     }
+
+
+def _flat_settings(data: DataConfig, window: WindowConfig, model: ModelConfig, train: TrainConfig,
+                   season: int | None = None) -> dict:
+    """The configs as the flat keyword settings of :class:`~forecast_cli.forecaster.Forecaster`."""
+    flat = {**to_dict(data), **to_dict(window), **to_dict(model), **to_dict(train)}
+    if season:
+        flat["season"] = season
+    return flat
+
+
+def _panel_info(panel) -> dict:
+    return {"source": panel.source, "id_col": panel.id_col, "series": len(panel.ids),
+            "rows": int(sum(len(ds.frame) for ds in panel.series)), "freq": panel.freq,
+            "freq_label": panel.freq_label, "target": list(panel.target), "features": list(panel.features),
+            "skipped": list(panel.skipped)}
+
+
+def load_many(source, data: DataConfig, window: WindowConfig, *, strict: bool = False, warn=None):
+    """Read many series (a long file with ``data.id_col``, a folder, a glob or a list of files) for a
+    model: every series needs ``lookback + horizon + 1`` rows; those left out are passed to ``warn``."""
+    from .panel import load_panel
+
+    window.check()
+    panel = load_panel(source, data.check(), require_target=True,
+                       min_rows=window.lookback + window.horizon + 1, strict=strict)
+    if len(panel.target) != 1:
+        raise ConfigError(f"with many series, give exactly one --target; got {', '.join(panel.target)}")
+    for s in panel.skipped:
+        if warn is not None:
+            warn(f"series '{s['id']}' left out: {s['reason']}")
+    return panel
+
+
+def evaluate_many(source, data: DataConfig, window: WindowConfig = WindowConfig(), model: ModelConfig = ModelConfig(),
+                  train: TrainConfig = TrainConfig(), *, folds: int = 5, season: int | None = None,
+                  test_size: int | None = None, step: int | None = None, predictions_path=None, strict: bool = False,
+                  warn=None, on_fold=None) -> dict:
+    """Cross-validate on many series by common cutoffs (:meth:`Forecaster.cross_validate`); JSON-ready.
+
+    With ``predictions_path``, every test forecast goes there as a long CSV (id, fold, cutoff, ds,
+    y and one column per forecaster).
+    """
+    from .forecaster import Forecaster
+
+    model.check(), train.check()
+    if predictions_path is not None:
+        check_output(predictions_path, option="--predictions", example="predictions.csv",
+                     inputs=tuple(source) if isinstance(source, (list, tuple)) else (source,))
+    panel = load_many(source, data, window, strict=strict, warn=warn)
+    fc = Forecaster(**_flat_settings(data, window, model, train, season))
+    frame = fc.cross_validate(panel, folds=folds, test_size=test_size, step=step, on_fold=on_fold)
+    result = dict(frame.attrs.pop("metrics"))
+    if predictions_path is not None:
+        from .files import atomic_write
+
+        with atomic_write(predictions_path, "w") as fh:
+            frame.to_csv(fh, index=False, float_format="%.10g")
+        result["predictions_file"] = str(predictions_path)
+    return {"command": "evaluate", "data": _panel_info(panel),
+            "settings": {"window": to_dict(window), "model": to_dict(model), "train": to_dict(train),
+                         "folds": folds, "test_size": test_size or window.horizon, "season": result["season"],
+                         "cutoffs": "common to all series"},
+            **result}
 
 
 def write_predictions(path, folds: list[dict], index, targets) -> None:

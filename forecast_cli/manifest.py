@@ -50,6 +50,7 @@ MAX_HORIZON = 10_000
 MAX_COLUMNS = 10_000
 MAX_UNITS = 65_536
 MAX_LAYERS = 64
+MAX_SERIES = 1_000_000
 
 DAMAGED = "damaged bundle: "
 INCONSISTENT = "inconsistent bundle: "
@@ -251,6 +252,8 @@ SCHEMA = Obj({
         "channel_independent": Bool(),
         "linear_fit": Choice("adam", "lstsq"),
         "linear_rank": LinearRank(),
+        "local": Bool(),
+        "id_embedding": Int(0, MAX_UNITS),
     }),
     "train": Obj({
         "epochs": Int(1), "batch_size": Int(1), "patience": Int(0),
@@ -279,6 +282,20 @@ SCHEMA = Obj({
     "holdout": Opt(Obj({"metrics": Map(_METRICS), "n_holdout_windows": Opt(Int(0)),
                         "holdout_period": List(Opt(Str()), 2, 2)})),
     "conformal": Opt(Obj({"method": Opt(Str()), "residuals": Opt(Residuals())})),
+    # A model of many series (forecast_cli.global_model): its state, the ids it was trained on and,
+    # when small enough, the last window of each (Forecaster.predict with no new data).
+    "panel": Opt(Obj({
+        "id_col": Str(),
+        "state": Obj({"version": Int(1, 1), "kind": Choice("global"), "n_targets": Int(1, MAX_COLUMNS),
+                      "n_features": Int(0, MAX_COLUMNS), "season": Int(1, MAX_LOOKBACK), "log": Bool(),
+                      "loss": Str(), "keys": List(Str(), 1, MAX_SERIES, unique=True),
+                      "level_range": List(Num(), 2, 2), "id_embedding": Bool()},
+                     required=("version", "kind", "n_targets", "n_features", "season", "log", "loss", "keys",
+                               "level_range")),
+        "residual_units": Opt(Choice("scaled")),
+        "tails": Opt(Map(List(List(Num(nullable=True)), 0, MAX_LOOKBACK))),
+        "tail_ends": Opt(Map(Str())),
+    }, required=("id_col", "state"))),
 }, required=("format", "format_version", "model_sha256", "data", "window", "model", "train", "scaler",
              "n_targets"))
 
@@ -436,11 +453,19 @@ ALLOWED_LAYERS = frozenset({
     "Functional", "InputLayer", "SubtractLast", "AddLast", "LastStep", "ChannelsToBatch", "BatchToChannels",
     "FusedLSTM", "LSTM", "GRU", "RNN", "PeepholeLSTMCell",
     "Attention", "Concatenate", "Flatten", "Dropout", "Dense", "Add", "Reshape", "Cropping1D",
+    "Embedding", "RepeatRows",  # the series id of a global model (model.id_embedding)
 })
 # Weights a layer of ``u`` units on ``d`` inputs holds at least (kernels, recurrent kernels, biases).
 _PARAMS = {"Dense": lambda d, u: u * (d + 1), "GRU": lambda d, u: 3 * u * (d + u),
            "LSTM": lambda d, u: 4 * u * (d + u), "FusedLSTM": lambda d, u: 4 * u * (d + u),
            "RNN": lambda d, u: 4 * u * (d + u)}
+
+
+def _n_ids(m: dict) -> int:
+    """Ids a global model's embedding holds (its keys, plus the unknown id 0); 0 without one."""
+    panel = m.get("panel") or {}
+    state = panel.get("state") or {}
+    return len(state["keys"]) + 1 if state.get("id_embedding") else 0
 
 
 def check_model_config(cfg, m: dict, weights_bytes: int) -> None:
@@ -469,7 +494,7 @@ def check_model_config(cfg, m: dict, weights_bytes: int) -> None:
         if "units" in node:
             _check_units(node["units"])
         for layer in node.get("layers", []) if isinstance(node.get("layers"), list) else []:
-            total += _layer_weights(layer, L, F, n_out)
+            total += _layer_weights(layer, L, F, n_out, _n_ids(m))
     if 4 * total > weights_bytes:
         raise BundleError(f"{INCONSISTENT}model.keras config.json describes {total:,} weights "
                           f"({4 * total:,} bytes) but model.weights.h5 holds {weights_bytes:,} bytes; "
@@ -482,7 +507,7 @@ def _check_units(units) -> None:
                           f"(limit {MAX_UNITS}){_FIX}")
 
 
-def _layer_weights(layer, L: int, F: int, n_out: int) -> int:
+def _layer_weights(layer, L: int, F: int, n_out: int, n_ids: int = 0) -> int:
     """The least number of weights ``layer`` (an entry of a config's ``layers``) allocates; checks its class,
     an input's shape, and the size of the output layers (Dense ``head`` and ``linear``: ``n_out`` units,
     horizon x n_targets, or horizon alone for a channel-independent network)."""
@@ -491,8 +516,17 @@ def _layer_weights(layer, L: int, F: int, n_out: int) -> int:
     if cls not in ALLOWED_LAYERS or not isinstance(conf, dict):
         raise BundleError(f"{DAMAGED}model.keras has a layer of class {_short(cls)}, which forecast-cli never "
                           f"builds{_FIX}")
+    if cls == "Embedding":
+        dim, size = conf.get("output_dim"), conf.get("input_dim")
+        _check_units(dim)
+        if size != n_ids:
+            raise BundleError(f"{INCONSISTENT}model.keras embeds {_short(size)} series ids but the manifest's "
+                              f"panel.state.keys give {n_ids} (with the unknown id); retrain")
+        return int(size) * int(dim)
     if cls == "InputLayer":
         shape = conf.get("batch_shape")
+        if n_ids and conf.get("name") == "series_id" and shape == [None]:
+            return 0
         if shape != [None, L, F]:
             raise BundleError(f"{INCONSISTENT}model.keras takes input of shape {_short(shape)} but the manifest "
                               f"says [None, {L}, {F}] (window.lookback, data columns); retrain")
@@ -520,7 +554,10 @@ def check_model_shapes(model, m: dict) -> None:
     """Refuse a loaded Keras model whose input or output shape does not fit the manifest."""
     L, H, F, T = m["window"]["lookback"], m["window"]["horizon"], n_inputs(m), m["n_targets"]
     want_in, want_out = (None, L, F), (None, H, T)
-    got_in, got_out = tuple(model.input_shape), tuple(model.output_shape)
+    got_in, got_out = model.input_shape, tuple(model.output_shape)
+    if _n_ids(m) and isinstance(got_in, list) and len(got_in) == 2 and tuple(got_in[1]) == (None,):
+        got_in = got_in[0]  # a global model's second input: the series id
+    got_in = tuple(got_in)
     if got_in != want_in or got_out != want_out:
         raise BundleError(f"{INCONSISTENT}model.keras maps windows of shape {got_in[1:]} to forecasts of shape "
                           f"{got_out[1:]} but the manifest says {want_in[1:]} -> {want_out[1:]} "

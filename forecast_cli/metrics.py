@@ -10,6 +10,13 @@ computed per target on the flattened windows and steps, then averaged over targe
 - R²   = 1 - Σ(y - ŷ)² / Σ(y - ȳ)²; undefined (None) when y is constant
 - MAPE = 100 · mean(|y - ŷ| / |y|), in percent; undefined (None) when some y is 0
 - MASE = MAE / mean(|y_t - y_{t-1}|) over the training rows (the in-sample naive MAE)
+
+For many series (:mod:`forecast_cli.panel_cv`), the scale-free measures are computed per series,
+as the M4 competition defined them, with the season ``m`` of the data (m = 1 without one):
+
+- sMAPE = mean(200 · |y - ŷ| / (|y| + |ŷ|)), in percent (a 0/0 term counts as 0)
+- MASE  = MAE / mean(|y_t - y_{t-m}|) over the series' training rows
+- RMSSE = sqrt(MSE / mean((y_t - y_{t-m})²)) over the same rows (M5's measure, seasonal here)
 """
 from __future__ import annotations
 
@@ -19,9 +26,13 @@ import numpy as np
 
 from .errors import DataError
 
-__all__ = ["METRICS", "compute_metrics", "metrics_by_step", "aggregate", "mase_scale", "check_finite"]
+__all__ = ["METRICS", "SERIES_METRICS", "HEADLINE", "compute_metrics", "metrics_by_step", "aggregate",
+           "mase_scale", "check_finite", "smape", "seasonal_scales", "series_metrics"]
 
 METRICS = ("mse", "rmse", "mae", "r2", "mape", "mase")
+# Per series, for many series: the scale-free measures first (their mean over series is the headline).
+SERIES_METRICS = ("smape", "mase", "rmsse", "mse", "rmse", "mae", "r2")
+HEADLINE = ("smape", "mase", "rmsse")
 
 
 def mase_scale(train_targets: np.ndarray) -> np.ndarray:
@@ -121,4 +132,75 @@ def aggregate(per_fold: list[dict]) -> dict:
             continue
         arr = np.asarray(vals, dtype=np.float64)
         out[m] = {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0}
+    return out
+
+
+def smape(y_true, y_pred) -> float:
+    """Symmetric MAPE in percent, as in the M4 competition; a term with ``y = ŷ = 0`` counts as 0.
+
+    >>> round(smape([100.0, 0.0], [110.0, 0.0]), 4)
+    4.7619
+    """
+    yt, yp = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    den = np.abs(yt) + np.abs(yp)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(den > 0, 200.0 * np.abs(yt - yp) / den, 0.0)
+    return float(terms.mean())
+
+
+def seasonal_scales(train_targets, season: int = 1) -> tuple[float, float]:
+    """``(mean |y_t - y_{t-m}|, mean (y_t - y_{t-m})²)`` over one series' training values (NaN-aware):
+    the denominators of MASE and RMSSE. NaN when there are fewer than ``m + 1`` values, and 0 when
+    the differences are rounding noise (under 1e-9 of the mean absolute value: an exactly periodic
+    series, on which a scaled error would be a meaningless 1e14).
+
+    >>> seasonal_scales([1.0, 2.0, 4.0, 7.0], season=1)
+    (2.0, 4.666666666666667)
+    """
+    y = np.asarray(train_targets, dtype=np.float64).reshape(-1)
+    m = max(1, int(season))
+    if len(y) <= m:
+        return float("nan"), float("nan")
+    d = y[m:] - y[:-m]
+    d = d[np.isfinite(d)]
+    if not d.size:
+        return float("nan"), float("nan")
+    s_abs = float(np.mean(np.abs(d)))
+    if s_abs <= 1e-9 * float(np.nanmean(np.abs(y))):
+        return 0.0, 0.0
+    return s_abs, float(np.mean(d * d))
+
+
+def series_metrics(y_true, y_pred, scales: tuple[float, float]) -> dict:
+    """:data:`SERIES_METRICS` for one series' forecasts (any shape, one target), in its own units;
+    None where a measure is undefined (a zero or unknown scale, a constant truth for R²).
+
+    >>> m = series_metrics([[1.0, 2.0]], [[1.0, 3.0]], (1.0, 1.0))
+    >>> m["mae"], m["mase"], m["rmsse"], round(m["smape"], 2)
+    (0.5, 0.5, 0.7071067811865476, 20.0)
+    """
+    yt = np.asarray(y_true, dtype=np.float64).reshape(-1)
+    yp = np.asarray(y_pred, dtype=np.float64).reshape(-1)
+    check_finite(yt[:, None, None], yp[:, None, None])
+    if yt.size == 0:
+        raise DataError("no forecasts to evaluate for this series")
+    err = yt - yp
+    mse, mae = float(np.mean(err * err)), float(np.mean(np.abs(err)))
+    s_abs, s_sq = scales
+    ok = lambda s: s is not None and math.isfinite(s) and s > 0  # noqa: E731
+    ss_tot = float(np.sum((yt - yt.mean()) ** 2))
+    out = {
+        "smape": smape(yt, yp),
+        "mase": mae / s_abs if ok(s_abs) else None,
+        "rmsse": math.sqrt(mse / s_sq) if ok(s_sq) else None,
+        "mse": mse,
+        "rmse": math.sqrt(mse),
+        "mae": mae,
+        "r2": 1.0 - float(np.sum(err * err)) / ss_tot if ss_tot > 0 and yt.size > 1 else None,
+    }
+    for k, v in out.items():
+        if v is not None and not math.isfinite(v):
+            if k in ("mse", "rmse", "mae"):
+                raise DataError(f"{k.upper()} overflowed to {v}; rescale the data, e.g. to thousands or millions")
+            out[k] = None
     return out

@@ -6,7 +6,8 @@ from rich.table import Table
 
 from .metrics import METRICS
 
-__all__ = ["render_check", "render_evaluation", "render_train", "render_predict", "render_inspect", "NAMES", "fmt"]
+__all__ = ["render_check", "render_evaluation", "render_panel_evaluation", "render_train", "render_predict",
+           "render_inspect", "NAMES", "fmt"]
 
 NAMES = {"model": None, "naive": "naive", "seasonal_naive": "seasonal naive", "linear": "linear (lags)"}
 HEADERS = {"mse": "MSE", "rmse": "RMSE", "mae": "MAE", "r2": "R²", "mape": "MAPE %", "mase": "MASE"}
@@ -259,3 +260,61 @@ def render_inspect(console: Console, v: dict) -> None:
         ("period", f"{td.get('start')} .. {td.get('end')}"), ("sha256", td.get("sha256")),
     ]))
     console.print(_kv_table("versions", sorted((v.get("versions") or {}).items())))
+
+
+# ----------------------------------------------------------------------------- many series
+SERIES_HEADERS = {"smape": "sMAPE %", "mase": "MASE", "rmsse": "RMSSE", "mse": "MSE", "rmse": "RMSE", "mae": "MAE",
+                  "r2": "R²"}
+
+
+def _panel_means_table(title: str, mean: dict, keys: tuple, model_label: str) -> Table:
+    """Mean over series of each measure: metrics as rows, forecasters as columns, the best in bold."""
+    t = Table(title=title, title_justify="left")
+    t.add_column("mean over series", no_wrap=True)
+    for key in mean:
+        t.add_column(_name(key, model_label), justify="right", no_wrap=True)
+    for m in keys:
+        vals = {k: v[m] for k, v in mean.items() if v[m] is not None}
+        best = (max if m == "r2" else min)(vals, key=vals.get) if vals else None
+        cells = [f"[bold]{fmt(v[m])}[/bold]" if k == best else fmt(v[m]) for k, v in mean.items()]
+        t.add_row(SERIES_HEADERS[m], *cells)
+    return t
+
+
+def _series_table(title: str, series: dict, ids: list, metric: str, model_label: str, id_col: str) -> Table:
+    t = Table(title=title, title_justify="left")
+    t.add_column(id_col, no_wrap=True)
+    names = list(next(iter(series.values())))
+    for key in names:
+        t.add_column(f"{_name(key, model_label)} {SERIES_HEADERS[metric]}", justify="right", no_wrap=True)
+    for sid in ids:
+        t.add_row(str(sid), *[fmt(series[sid][k][metric]) for k in names])
+    return t
+
+
+def render_panel_evaluation(console: Console, r: dict) -> None:
+    """``evaluate`` on many series: the headline means, the data-unit means, the best and worst
+    series, and the verdict (series where the model beats each baseline)."""
+    label = _model_label(r["settings"])
+    d = r["data"]
+    local = " (one network per series)" if r["settings"]["model"].get("local") else " (one global network)"
+    console.print(f"[bold]{d['source']}[/bold]: {d['series']} series, {d['rows']:,} rows, {d['freq_label']}; "
+                  f"{len(r['folds'])} cutoffs common to all series; {label}{local}")
+    console.print(_panel_means_table("scale-free measures (the headline)", r["mean"], ("smape", "mase", "rmsse"),
+                                     label))
+    console.print(_panel_means_table("in the data's units", r["mean"], ("rmse", "mae", "mse", "r2"), label))
+    metric = r["verdict"]["metric"]
+    console.print(_series_table(f"best series by the model's {SERIES_HEADERS[metric]}", r["series"],
+                                r["best_series"], metric, label, d["id_col"]))
+    console.print(_series_table(f"worst series by the model's {SERIES_HEADERS[metric]}", r["series"],
+                                r["worst_series"], metric, label, d["id_col"]))
+    v = r["verdict"]
+    parts = [f"{b['wins']} of {v['series']} series beat {_name(k, label)}" + (f" ({b['ties']} tied)" if b["ties"] else "")
+             for k, b in v["beats"].items()]
+    colour = "green" if v.get("model_wins") else "red"
+    best = _name(v.get("best", "model"), label)
+    head = (f"{label} has the lowest mean {SERIES_HEADERS[metric]}" if v.get("model_wins")
+            else f"{label} did NOT win: the lowest mean {SERIES_HEADERS[metric]} is {best}'s")
+    console.print(f"[{colour}]{head}[/{colour}]; " + "; ".join(parts))
+    if r.get("skipped"):
+        console.print(f"[yellow]{len(r['skipped'])} series left out[/yellow] (see the warnings above)")

@@ -1,0 +1,367 @@
+"""The library's front door: :class:`Forecaster`, DataFrames in and DataFrames out.
+
+Data is long format with Nixtla's column names by default: ``unique_id`` (the series), ``ds``
+(the timestamp) and ``y`` (the value), one row per series and timestamp; ``id_col=None`` reads
+one series. With several series, one **global** network is trained on the windows of all of
+them (``local=True`` fits one per series instead), beside per-series baselines.
+
+>>> import numpy as np, pandas as pd
+>>> from forecast_cli import Forecaster
+>>> t = np.arange(240)
+>>> df = pd.concat([pd.DataFrame({"unique_id": k, "ds": pd.date_range("2024-01-01", periods=240, freq="h"),
+...                               "y": 10 * (k + 1) + np.sin(2 * np.pi * t / 24) * (k + 1)}) for k in range(3)])
+>>> fc = Forecaster(lookback=48, horizon=24, epochs=2, units=8, seed=0).fit(df)  # doctest: +SKIP
+>>> fc.predict().shape  # doctest: +SKIP
+(72, 3)
+>>> cv = fc.cross_validate(df, folds=2)  # doctest: +SKIP
+>>> list(cv.columns)  # doctest: +SKIP
+['unique_id', 'fold', 'cutoff', 'ds', 'y', 'model', 'naive', 'seasonal_naive', 'linear']
+"""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError, DataError
+
+__all__ = ["Forecaster", "NotFittedError"]
+
+
+class NotFittedError(ConfigError):
+    """The forecaster was used before :meth:`Forecaster.fit` (or :meth:`Forecaster.load`)."""
+
+
+def _split_settings(settings: dict):
+    """``(data, window, model, train, extra)`` from flat keyword settings, checked together."""
+    from .config import split_settings
+
+    return split_settings(**settings)
+
+
+class Forecaster:
+    """An LSTM-family forecaster for one or many series, with baselines beside it.
+
+    The settings are keyword arguments named as the command line's options (``lookback``,
+    ``horizon``, ``model``, ``units``, ``epochs``, ``seed``, ``local``, ``id_embedding``, ...; see
+    :func:`forecast_cli.config.split_settings`). They are stored as given and checked in
+    :meth:`fit`, as scikit-learn does.
+
+    Attributes set by :meth:`fit`: ``ids_`` (the series trained on), ``skipped_`` (series left
+    out, with the reason), ``season_`` and ``net_`` (the fitted network).
+    """
+
+    def __init__(self, **settings):
+        self.settings = dict(settings)
+
+    def get_params(self) -> dict:
+        """The settings as given (scikit-learn's convention)."""
+        return dict(self.settings)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.settings.items())
+        return f"Forecaster({args})"
+
+    # -- settings and data -------------------------------------------------------------------
+    def _configs(self):
+        data, window, model, train = _split_settings(self.settings)
+        window.check()
+        model.check().check_window(window)
+        train.check()
+        return data, window, model, train
+
+    def _panel(self, df, id_col, time_col, target, features, *, min_rows: int, strict: bool, for_fit: bool):
+        """A :class:`~forecast_cli.panel.Panel` from a DataFrame (or a Panel as it is)."""
+        from .panel import Panel, panel_from_frame
+
+        if isinstance(df, Panel):
+            return df
+        if not isinstance(df, pd.DataFrame):
+            raise ConfigError(f"df must be a pandas DataFrame in long format. Got {type(df).__name__}.")
+        data = self._configs()[0]
+        return panel_from_frame(df, id_col=id_col, time_col=time_col, target=target, features=tuple(features),
+                                min_rows=min_rows, strict=strict, max_gap=data.max_gap,
+                                gaps=data.gaps if for_fit else "skip")
+
+    # -- fitting -----------------------------------------------------------------------------
+    def fit(self, df, *, id_col: str | None = "unique_id", time_col: str = "ds", target: str = "y",
+            features: Sequence[str] = (), strict: bool = False, on_epoch=None) -> "Forecaster":
+        """Train on every complete window of every series.
+
+        Args:
+            df: a long DataFrame (``id_col``, ``time_col``, ``target`` and any ``features``), or a
+                :class:`~forecast_cli.panel.Panel`.
+            id_col: the series column; None when ``df`` holds one series. Defaults to ``"unique_id"``.
+            time_col: the timestamp column. Defaults to ``"ds"``.
+            target: the value column. Defaults to ``"y"``.
+            features: extra numeric input columns. Defaults to none.
+            strict: fail when any series is left out (too short, another frequency, long gaps)
+                instead of warning. Defaults to False.
+
+        Returns:
+            self.
+        """
+        data, window, model, train = self._configs()
+        L, H = window.lookback, window.horizon
+        panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict, for_fit=True)
+        return self._fit_panel(panel, window, model, train, on_epoch=on_epoch)
+
+    def _fit_panel(self, panel, window, model, train, *, origins=None, on_epoch=None) -> "Forecaster":
+        from .global_model import GlobalForecaster
+        from .windows import valid_origins
+
+        L, H = window.lookback, window.horizon
+        values = [ds.values for ds in panel.series]
+        if origins is None:
+            origins = [valid_origins(v, L, H) for v in values]
+        self.season_ = int(self.settings.get("season") or panel.season or 1)
+        self.net_ = GlobalForecaster(window, model, train, n_targets=len(panel.target), season=self.season_)
+        self.net_.fit(values, origins, keys=list(panel.ids), on_epoch=on_epoch)
+        self.window_, self.model_cfg_, self.train_cfg_ = window, model, train
+        self.data_cfg_ = self._configs()[0]
+        self._remember(panel)
+        return self
+
+    def fit_holdout(self, df, *, holdout: float | int = 0.1, id_col: str | None = "unique_id", time_col: str = "ds",
+                    target: str = "y", features: Sequence[str] = (), strict: bool = False, on_epoch=None) -> dict:
+        """Fit on every series up to a common cutoff, score the span after it beside the baselines,
+        and keep that model with its held-out residuals (for prediction intervals).
+
+        Args:
+            holdout: the span after the cutoff: that many steps, or that fraction of the longest
+                series if < 1 (at least the horizon). Defaults to 0.1.
+
+        Returns:
+            The JSON-ready holdout result: ``mean``, ``series``, ``verdict`` as in
+            :meth:`cross_validate`, with the cutoff.
+        """
+        from .baselines import make_panel_baselines
+        from .global_model import GlobalForecaster
+        from .panel_cv import cross_validate_panel
+
+        data, window, model, train = self._configs()
+        L, H = window.lookback, window.horizon
+        panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict, for_fit=True)
+        longest = max(len(ds.frame) for ds in panel.series)
+        span = max(H, int(round(longest * holdout)) if holdout < 1 else int(holdout))
+        season = int(self.settings.get("season") or panel.season or 1)
+        fitted = []
+
+        def make_model():
+            fitted.append(GlobalForecaster(window, model, train, n_targets=len(panel.target), season=season))
+            return _WithEpochs(fitted[-1], on_epoch)
+
+        frame, result = cross_validate_panel(
+            panel.ids, [ds.frame.index for ds in panel.series], [ds.values for ds in panel.series],
+            lookback=L, horizon=H, season=season, folds=1, test_size=span, make_model=make_model,
+            make_baselines=lambda: make_panel_baselines(L, H, len(panel.target), season), id_col=panel.id_col)
+        self.net_, self.season_ = fitted[0], season
+        self.window_, self.model_cfg_, self.train_cfg_, self.data_cfg_ = window, model, train, data
+        self._remember(panel)
+        self.residuals_ = _scaled_residuals(frame, panel, L, H, season)
+        self.holdout_ = result
+        result["skipped"] = list(panel.skipped)
+        result["holdout_steps"] = span
+        return result
+
+    def _remember(self, panel) -> None:
+        """What :meth:`predict` needs without new data: each series' last window and timestamp."""
+        L = self.window_.lookback
+        self.ids_ = list(panel.ids)
+        self.skipped_ = list(panel.skipped)
+        self.target_ = list(panel.target)
+        self.features_ = list(panel.features)
+        self.id_col_ = panel.id_col
+        self.freq_, self.freq_label_ = panel.freq, panel.freq_label
+        self.trading_days_ = bool(getattr(panel, "trading_days", False))
+        self.time_col_ = panel.date_col or "ds"
+        self.tails_ = {sid: (ds.values[-L:].copy(), ds.frame.index[-L:]) for sid, ds in zip(panel.ids, panel.series)}
+
+    def _check_fitted(self):
+        if not hasattr(self, "net_"):
+            raise NotFittedError("This Forecaster is not fitted yet: call fit(df) or Forecaster.load(path) first.")
+
+    # -- forecasting -------------------------------------------------------------------------
+    def predict(self, h: int | None = None, df=None, *, level: Sequence[float] = (), id_col: str | None = None,
+                time_col: str = "ds", target: str | None = None) -> pd.DataFrame:
+        """Forecast ``h`` steps (at most the horizon) past the end of every series.
+
+        Args:
+            h: steps to forecast. Defaults to the horizon.
+            level: coverage levels in percent of split-conformal intervals, from the held-out
+                residuals of :meth:`fit_holdout` (each scaled by its window's mean absolute
+                seasonal difference, and rescaled by the forecast window's). Defaults to none.
+            df: new history in long format (series unseen in training are forecast too: the
+                point of a global model); None forecasts the training series from their ends.
+            id_col, time_col, target: the columns of ``df``. Default to the training ones.
+
+        Returns:
+            A long DataFrame: the id column, ``ds``, ``model``, ``model-lo-<level>`` and
+            ``model-hi-<level>`` per level (Nixtla's names), and ``short_history`` (True where a
+            series had fewer rows than the lookback and its window was padded).
+        """
+        self._check_fitted()
+        H, L = self.window_.horizon, self.window_.lookback
+        h = H if h is None else int(h)
+        if not 1 <= h <= H:
+            raise ConfigError(f"h must be an int in [1, {H}] (the horizon it was trained for). Got {h}.")
+        if df is None:
+            tails = self.tails_
+        else:
+            panel = self._panel(df, id_col if id_col is not None else self.id_col_, time_col,
+                                target or self.target_[0], self.features_, min_rows=1, strict=False, for_fit=False)
+            tails = {sid: (ds.values[-L:], ds.frame.index[-L:]) for sid, ds in zip(panel.ids, panel.series)}
+        return self._forecast(tails, h, tuple(level or ()))
+
+    def _forecast(self, tails: dict, h: int, levels: tuple = ()) -> pd.DataFrame:
+        from .calendar import future_index
+
+        L = self.window_.lookback
+        ids = list(tails)
+        X = np.zeros((len(ids), L, len(self.target_) + len(self.features_)))
+        lengths = np.zeros(len(ids), dtype=np.int64)
+        for j, sid in enumerate(ids):
+            v = np.asarray(tails[sid][0], dtype=np.float64)
+            if not np.isfinite(v).all():
+                raise DataError(f"series '{sid}': its last {len(v)} rows hold missing values; fill them first")
+            lengths[j] = len(v)
+            X[j, L - len(v):] = v
+            X[j, :L - len(v)] = v[0]  # padding (masked by the model; kept finite)
+        point = np.asarray(self.net_.predict_windows(X, keys=ids, lengths=lengths))[:, :h, 0]
+        if not np.isfinite(point).all():
+            bad = ids[int(np.argwhere(~np.isfinite(point))[0][0])]
+            raise DataError(f"series '{bad}': the forecast is not finite; the history is outside what the "
+                            "model can compute with")
+        bounds = self._bounds(levels, X, lengths, h)
+        frames = []
+        for j, sid in enumerate(ids):
+            ts = future_index(tails[sid][1][-1], self.freq_, h, self.trading_days_)
+            cols = {self.id_col_: sid, "ds": ts, "model": point[j]}
+            for lv, (lo, hi) in bounds.items():
+                cols[f"model-lo-{_level(lv)}"] = point[j] + lo[j]
+                cols[f"model-hi-{_level(lv)}"] = point[j] + hi[j]
+            cols["short_history"] = bool(lengths[j] < L)
+            frames.append(pd.DataFrame(cols))
+        return pd.concat(frames, ignore_index=True)
+
+    def _bounds(self, levels: tuple, X: np.ndarray, lengths: np.ndarray, h: int) -> dict:
+        """``{level: (lo, hi)}``, each ``(n_series, h)`` offsets in the data's units."""
+        if not levels:
+            return {}
+        from .forecasting import check_levels, conformal_bounds
+
+        levels = check_levels(levels)
+        res = getattr(self, "residuals_", None)
+        if res is None or not np.asarray(res).size:
+            raise ConfigError("prediction intervals need held-out residuals: fit with fit_holdout() "
+                              "(forecast train does), or predict without levels")
+        q = conformal_bounds(res, levels)  # scaled units, (H, 1) each
+        scale = np.array([_window_scale(X[j, X.shape[1] - lengths[j]:, 0], self.season_) for j in range(len(X))])
+        return {lv: (lo[:h, 0][None, :] * scale[:, None], hi[:h, 0][None, :] * scale[:, None])
+                for lv, (lo, hi) in q.items()}
+
+    # -- evaluation --------------------------------------------------------------------------
+    def cross_validate(self, df, *, id_col: str | None = "unique_id", time_col: str = "ds", target: str = "y",
+                       features: Sequence[str] = (), folds: int = 5, test_size: int | None = None,
+                       step: int | None = None, strict: bool = False, on_fold=None) -> pd.DataFrame:
+        """Cross-validate by cutoffs common to all series (see :mod:`forecast_cli.panel_cv`).
+
+        Returns the long frame of test forecasts (id, ``fold``, ``cutoff``, ``ds``, ``y``, and the
+        columns ``model``, ``naive``, ``seasonal_naive``, ``linear``); the metrics per series,
+        their means and the verdict are in ``frame.attrs["metrics"]`` and ``self.cv_metrics_``.
+        """
+        from .baselines import make_panel_baselines
+        from .global_model import GlobalForecaster
+        from .panel_cv import cross_validate_panel
+
+        data, window, model, train = self._configs()
+        L, H = window.lookback, window.horizon
+        panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict, for_fit=True)
+        season = int(self.settings.get("season") or panel.season or 1)
+        n_t = len(panel.target)
+        frame, result = cross_validate_panel(
+            panel.ids, [ds.frame.index for ds in panel.series], [ds.values for ds in panel.series],
+            lookback=L, horizon=H, season=season, folds=folds, test_size=test_size, step=step,
+            make_model=lambda: GlobalForecaster(window, model, train, n_targets=n_t, season=season),
+            make_baselines=lambda: make_panel_baselines(L, H, n_t, season), on_fold=on_fold,
+            id_col=panel.id_col)
+        result["skipped"] = list(panel.skipped)
+        result["season"] = season
+        frame.attrs["metrics"] = result
+        self.cv_metrics_ = result
+        return frame
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> dict:
+        """Write a bundle (see :mod:`forecast_cli.bundle`) atomically; return its manifest."""
+        self._check_fitted()
+        from .panel_bundle import save_forecaster
+
+        extra = {}
+        res = getattr(self, "residuals_", None)
+        if res is not None and np.asarray(res).size:
+            extra["conformal"] = {"method": "split conformal, held-out residuals over each window's mean absolute "
+                                            "seasonal difference", "residuals": np.round(res, 10).tolist()}
+        hold = getattr(self, "holdout_", None)
+        if hold:
+            fold = hold["folds"][0]
+            extra["holdout"] = {"metrics": hold["mean"], "n_holdout_windows": fold["n_test_windows"],
+                                "holdout_period": [fold["cutoff"], fold["test_end"]]}
+        return save_forecaster(self, path, extra)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Forecaster":
+        """A fitted Forecaster from a bundle written by :meth:`save` (verified, ``safe_mode=True``)."""
+        from .panel_bundle import load_forecaster
+
+        return load_forecaster(cls, path)
+
+
+def _level(lv: float) -> str:
+    return str(int(lv)) if float(lv).is_integer() else str(lv)
+
+
+def _window_scale(y: np.ndarray, season: int) -> float:
+    """Mean absolute seasonal difference of one window (one-step when the window is shorter than
+    two seasons, 0 for a flat window): the unit in which held-out residuals are stored."""
+    from .metrics import seasonal_scales
+
+    m = season if len(y) > 2 * season else 1
+    s = seasonal_scales(y, m)[0]
+    return s if np.isfinite(s) else 0.0
+
+
+def _scaled_residuals(frame: pd.DataFrame, panel, L: int, H: int, season: int) -> np.ndarray:
+    """Held-out residuals (truth - forecast) ``(H, 1, n)``, each divided by its input window's
+    :func:`_window_scale`; windows with a zero scale are left out."""
+    out = []
+    by_id = {sid: ds for sid, ds in zip(panel.ids, panel.series)}
+    for (sid, cutoff), g in frame.groupby([panel.id_col, "cutoff"], sort=False):
+        ds = by_id[sid]
+        o = int(ds.frame.index.get_loc(cutoff))
+        s = _window_scale(ds.values[o - L + 1:o + 1, 0], season)
+        if s > 0 and len(g) == H:
+            out.append((g["y"].to_numpy() - g["model"].to_numpy()) / s)
+    if not out:
+        return np.empty((H, 1, 0))
+    return np.asarray(out).T[:, None, :]
+
+
+class _WithEpochs:
+    """A many-series forecaster whose ``fit`` reports epochs to ``on_epoch``."""
+
+    def __init__(self, net, on_epoch):
+        self.net, self.on_epoch = net, on_epoch
+
+    def fit(self, series, origins, keys=None):
+        self.net.fit(series, origins, keys=keys, on_epoch=self.on_epoch)
+        return self
+
+    def predict(self, series, origins, keys=None):
+        return self.net.predict(series, origins, keys=keys)
+
+    @property
+    def epochs_run_(self):
+        return getattr(self.net, "epochs_run_", None)

@@ -1,0 +1,199 @@
+"""Cross-validation of many series by time cutoffs common to all of them.
+
+A fold is a cutoff timestamp: every forecaster is trained on the windows whose targets end at
+or before it, in every series, and forecasts the span that follows it (as Nixtla's
+``cross_validation`` does, but with one cutoff date for all series, so that no series' future
+can teach the model about another's test span). With ``test_size`` equal to the horizon (the
+default) each fold forecasts once per series, from the cutoff; a longer span adds rolling
+origins inside it, each still trained only on rows up to the fold's cutoff.
+
+The result is a long frame (``unique_id``, ``fold``, ``cutoff``, ``ds``, ``y`` and one column
+per forecaster) and the metrics per series (:func:`forecast_cli.metrics.series_metrics`, each
+fold scaled by its own training rows, averaged over folds) with their means over series.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError, DataError
+from .metrics import HEADLINE, SERIES_METRICS, seasonal_scales, series_metrics
+from .windows import valid_origins
+
+__all__ = ["Cutoff", "make_cutoffs", "fold_origins", "cross_validate_panel", "summarise", "MODEL_KEY"]
+
+MODEL_KEY = "model"
+BASELINE_ORDER = ("naive", "seasonal_naive", "linear")
+
+
+@dataclass(frozen=True)
+class Cutoff:
+    """Fold ``index``: train on rows at or before ``cutoff``; test origins in ``[cutoff, last_origin]``,
+    their targets up to ``end``."""
+
+    index: int
+    cutoff: pd.Timestamp
+    last_origin: pd.Timestamp
+    end: pd.Timestamp
+
+
+def make_cutoffs(indexes: Sequence[pd.DatetimeIndex], horizon: int, folds: int = 5,
+                 test_size: int | None = None, step: int | None = None) -> list[Cutoff]:
+    """The common cutoffs: on the union of the series' timestamps, the last fold's span ends at the
+    last timestamp, and each earlier fold's cutoff is ``step`` timestamps before the next one's.
+
+    Args:
+        indexes: each series' timestamps (sorted, same frequency).
+        horizon: forecast length.
+        folds: number of cutoffs. Defaults to 5.
+        test_size: timestamps in each fold's test span (>= horizon). Defaults to the horizon
+            (one forecast per series per fold).
+        step: timestamps between cutoffs. Defaults to ``test_size`` (consecutive spans).
+
+    >>> idx = pd.date_range("2024-01-01", periods=10, freq="D")
+    >>> [str(c.cutoff.date()) for c in make_cutoffs([idx], horizon=2, folds=2)]
+    ['2024-01-06', '2024-01-08']
+    """
+    if folds < 1:
+        raise ConfigError(f"--folds must be an int >= 1. Got {folds}.")
+    span = int(test_size or horizon)
+    if span < horizon:
+        raise ConfigError(f"--test-size ({span}) must be >= --horizon ({horizon}).")
+    step = int(step or span)
+    grid = indexes[0]
+    for idx in indexes[1:]:
+        grid = grid.union(idx)
+    last = len(grid) - 1
+    first_cut = last - span - (folds - 1) * step
+    if first_cut < 1:
+        raise DataError(f"{len(grid)} timestamps are too few for {folds} folds of {span} steps; "
+                        "use fewer --folds or a smaller --test-size")
+    out = []
+    for k in range(folds):
+        c = first_cut + k * step
+        out.append(Cutoff(k + 1, grid[c], grid[c + span - horizon], grid[c + span]))
+    return out
+
+
+def fold_origins(index: pd.DatetimeIndex, values: np.ndarray, cut: Cutoff, lookback: int,
+                 horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """One series' training and test origins for a fold.
+
+    Training windows end (their last target) at or before the cutoff; test windows start at an
+    origin in ``[cutoff, last_origin]`` and are complete (inputs may reach back before the cutoff:
+    the past is known at forecast time).
+    """
+    stop = int(index.searchsorted(cut.cutoff, side="right"))  # rows <= cutoff
+    train = valid_origins(values, lookback, horizon, stop=stop)
+    first = int(index.searchsorted(cut.cutoff, side="left"))
+    last = int(index.searchsorted(cut.last_origin, side="right")) - 1
+    test = valid_origins(values, lookback, horizon, start=max(0, first - lookback + 1))
+    test = test[(test >= first) & (test <= last)]
+    return train, test
+
+
+def _targets(values, origins, horizon):
+    rows = np.asarray(origins)[:, None] + np.arange(1, horizon + 1)[None, :]
+    return np.asarray(values, dtype=np.float64)[rows, 0]
+
+
+def cross_validate_panel(ids: Sequence[str], indexes: Sequence[pd.DatetimeIndex], values: Sequence[np.ndarray], *,
+                         lookback: int, horizon: int, season: int, make_model: Callable[[], object],
+                         make_baselines: Callable[[], list], folds: int = 5, test_size: int | None = None,
+                         step: int | None = None, on_fold: Callable[[int, int], None] | None = None,
+                         id_col: str = "unique_id") -> tuple[pd.DataFrame, dict]:
+    """Cross-validate a many-series model and the baselines by common cutoffs.
+
+    ``make_model()`` and each of ``make_baselines()`` return fresh forecasters with the
+    many-series contract ``fit(values, origins, keys=ids)`` / ``predict(values, origins, keys=ids)``
+    (lists, one entry per series; forecasts ``(n, horizon, n_targets)``); the first target is scored.
+
+    Returns ``(frame, result)``: the long frame of every test forecast, and the JSON-ready result
+    of :func:`summarise` plus ``folds`` (each fold's cutoff, windows and epochs).
+    """
+    cuts = make_cutoffs(indexes, horizon, folds, test_size, step)
+    frames, fold_info, per_series = [], [], {}
+    for cut in cuts:
+        if on_fold:
+            on_fold(cut.index, len(cuts))
+        split = [fold_origins(ix, v, cut, lookback, horizon) for ix, v in zip(indexes, values)]
+        train = [s[0] for s in split]
+        test = [s[1] for s in split]
+        n_train = sum(len(t) for t in train)
+        if not any(len(t) for t in test):
+            raise DataError(f"fold {cut.index} (cutoff {cut.cutoff}) has no complete test window in any series; "
+                            "use fewer --folds")
+        model = make_model().fit(values, train, keys=list(ids))
+        forecasters = [(MODEL_KEY, model)] + [(b.name, b.fit(values, train, keys=list(ids)))
+                                              for b in make_baselines()]
+        preds = {name: f.predict(values, test, keys=list(ids)) for name, f in forecasters}
+        fold_info.append({"fold": cut.index, "cutoff": str(cut.cutoff), "test_end": str(cut.end),
+                          "n_train_windows": int(n_train), "n_test_windows": int(sum(len(t) for t in test)),
+                          "epochs": getattr(model, "epochs_run_", None)})
+        for i, sid in enumerate(ids):
+            o = test[i]
+            if not len(o):
+                continue
+            ix, v = indexes[i], values[i]
+            y = _targets(v, o, horizon)
+            stop = int(ix.searchsorted(cut.cutoff, side="right"))
+            scales = seasonal_scales(v[:stop, 0], season)
+            cols = {id_col: sid, "fold": cut.index, "cutoff": np.repeat(ix[o], horizon),
+                    "ds": ix[(o[:, None] + np.arange(1, horizon + 1)).reshape(-1)], "y": y.reshape(-1)}
+            for name, _ in forecasters:
+                p = np.asarray(preds[name][i])[:, :, 0]
+                cols[name] = p.reshape(-1)
+                per_series.setdefault(sid, {}).setdefault(name, []).append(series_metrics(y, p, scales))
+            frames.append(pd.DataFrame(cols))
+    frame = pd.concat(frames, ignore_index=True)
+    names = [MODEL_KEY] + [b for b in BASELINE_ORDER if b in frame.columns]
+    result = summarise(per_series, names)
+    result["folds"] = fold_info
+    return frame, result
+
+
+def _mean(vals):
+    vals = [v for v in vals if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def summarise(per_series: dict, names: Sequence[str], metric: str = "mase", worst: int = 5) -> dict:
+    """Per-series metrics (averaged over folds), their means over series, and the verdict.
+
+    The verdict counts the series where the model beats each baseline on ``metric`` (ties, within
+    1e-9 relative, are not wins), and names the forecaster with the lowest mean ``metric`` (on a
+    tie, the simplest: baselines before the model).
+    """
+    series = {}
+    for sid, by_name in per_series.items():
+        series[sid] = {n: {k: _mean([m[k] for m in by_name[n]]) for k in SERIES_METRICS} for n in names}
+    mean = {n: {k: _mean([series[s][n][k] for s in series]) for k in SERIES_METRICS} for n in names}
+    verdict = {"metric": metric, "series": len(series), "beats": {}}
+    for b in names:
+        if b == MODEL_KEY:
+            continue
+        wins = ties = losses = 0
+        for s in series:
+            m, n = series[s][MODEL_KEY][metric], series[s][b][metric]
+            if m is None or n is None:
+                continue
+            if abs(m - n) <= 1e-9 * max(abs(m), abs(n), 1e-300):
+                ties += 1
+            elif m < n:
+                wins += 1
+            else:
+                losses += 1
+        verdict["beats"][b] = {"wins": wins, "ties": ties, "losses": losses}
+    means = {n: mean[n][metric] for n in names if mean[n][metric] is not None}
+    if means:
+        lowest = min(means.values())
+        order = [b for b in BASELINE_ORDER if b in means] + [MODEL_KEY]
+        verdict["best"] = next(n for n in order if abs(means[n] - lowest) <= 1e-9 * max(abs(lowest), 1e-300))
+        verdict["model_wins"] = verdict["best"] == MODEL_KEY
+    ranked = sorted((s for s in series if series[s][MODEL_KEY][metric] is not None),
+                    key=lambda s: series[s][MODEL_KEY][metric])
+    return {"headline": list(HEADLINE), "mean": mean, "series": series, "verdict": verdict,
+            "best_series": ranked[:worst], "worst_series": ranked[::-1][:worst]}

@@ -13,11 +13,15 @@ The data flows CSV -> :mod:`~forecast_cli.reading` (raw columns) -> :mod:`~forec
 """
 __version__ = "0.1.0"
 
-__all__ = ["check", "evaluate", "train", "predict", "score", "__version__"]
+__all__ = ["Forecaster", "check", "evaluate", "train", "predict", "score", "__version__"]
 
 
 def __getattr__(name: str):
     # PEP 562: resolve the public API on first use.
+    if name == "Forecaster":
+        from .forecaster import Forecaster
+
+        return Forecaster
     if name in ("check", "evaluate", "train", "predict", "score"):
         from . import api
 

@@ -16,16 +16,22 @@ from .config import DataConfig, ModelConfig, TrainConfig, WindowConfig, to_dict
 from .errors import ConfigError
 from .files import check_output
 
-__all__ = ["check", "evaluate", "evaluate_many", "load_many", "train", "predict", "score", "MAX_STORED_RESIDUALS"]
+__all__ = ["check", "evaluate", "evaluate_many", "load_many", "train", "train_many", "predict", "score",
+           "MAX_STORED_RESIDUALS"]
 
 MAX_STORED_RESIDUALS = 2000
 
 
 def check(source, data: DataConfig | None = None):
-    """Read and validate a CSV; return the :class:`~forecast_cli.data.Dataset` (never imports TensorFlow)."""
+    """Read and validate a CSV (a :class:`~forecast_cli.data.Dataset`), or many series (a
+    :class:`~forecast_cli.panel.Panel`: a folder, glob or list of files, or ``data.id_col`` set);
+    never imports TensorFlow. Both have ``summary()``."""
     from . import data as _data
+    from .panel import is_many, load_panel
 
     data = (data or DataConfig()).check()
+    if is_many(source, data):
+        return load_panel(source, data, require_target=False)
     return _data.load(source, data, require_target=False)
 
 
@@ -56,14 +62,28 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
              train: TrainConfig = TrainConfig(), *, folds: int = 5, cv: str = "expanding", season: int | None = None,
              test_size: int | None = None, by_step: bool = False, predictions_path=None,
              on_fold: Callable[[int, int], None] | None = None,
-             on_epoch: Callable[[int, int, dict], None] | None = None) -> dict:
+             on_epoch: Callable[[int, int, dict], None] | None = None, strict: bool = False) -> dict:
     """Cross-validate the network against the baselines on a CSV; return the JSON-ready result.
+
+    Many series (a long file with ``data.id_col``, a folder, a glob or a list of files) go to
+    :func:`evaluate_many`: cross-validation by cutoffs common to all series.
 
     With ``predictions_path``, every test forecast is also written there as a long CSV
     (fold, origin, timestamp, step, target, actual, one column per forecaster).
     """
     from .evaluation import cross_validate
+    from .panel import is_many
 
+    if is_many(source, data):
+        if cv != "expanding":
+            raise ConfigError("--cv sliding applies to one series; with many series every fold trains on all the "
+                              "past before its cutoff")
+        if by_step:
+            raise ConfigError("--by-step applies to one series; with many series the metrics are per series")
+        return evaluate_many(source, data, window, model, train, folds=folds, season=season, test_size=test_size,
+                             predictions_path=predictions_path, strict=strict, on_fold=on_fold)
+    if strict:
+        raise ConfigError("--strict applies to many series (a long file with --id-col, a folder or a glob)")
     model.check(), train.check()
     if predictions_path is not None:
         check_output(predictions_path, option="--predictions", example="predictions.csv", inputs=(source,))
@@ -151,6 +171,34 @@ def evaluate_many(source, data: DataConfig, window: WindowConfig = WindowConfig(
             **result}
 
 
+def train_many(source, output, data: DataConfig, window: WindowConfig = WindowConfig(),
+               model: ModelConfig = ModelConfig(), train: TrainConfig = TrainConfig(), *, holdout: float = 0.1,
+               season: int | None = None, strict: bool = False, on_epoch=None) -> dict:
+    """Fit one network across many series up to a common cutoff, score the span after it beside the
+    baselines (per series), and save a bundle that forecasts any series, seen or not."""
+    from .forecaster import Forecaster
+
+    model.check(), train.check()
+    if model.local and output is not None:
+        raise ConfigError("a --local model (one network per series) cannot be saved as one bundle; drop --local "
+                          "to train the global model, or compare the two with forecast evaluate")
+    if output is not None:
+        check_output(output, example="model.fcst",
+                     inputs=tuple(source) if isinstance(source, (list, tuple)) else (source,))
+    panel = load_many(source, data, window, strict=strict)
+    fc = Forecaster(**_flat_settings(data, window, model, train, season))
+    result = fc.fit_holdout(panel, holdout=holdout, on_epoch=on_epoch)
+    out = {"command": "train", "data": _panel_info(panel),
+           "settings": {"window": to_dict(window), "model": to_dict(model), "train": to_dict(train),
+                        "holdout": holdout, "season": fc.season_, "units": "data"},
+           "holdout": result}
+    if output is not None:
+        manifest = fc.save(output)
+        out["bundle"] = {"path": str(output), "model_sha256": manifest["model_sha256"],
+                         "format_version": manifest["format_version"], "series": len(fc.ids_)}
+    return out
+
+
 def write_predictions(path, folds: list[dict], index, targets) -> None:
     """Write cross-validation forecasts as a long CSV, atomically."""
     import pandas as pd
@@ -176,14 +224,22 @@ def write_predictions(path, folds: list[dict], index, targets) -> None:
 
 def train(source, output: str | os.PathLike | None, data: DataConfig, window: WindowConfig = WindowConfig(),
           model: ModelConfig = ModelConfig(), train: TrainConfig = TrainConfig(), *, holdout: float = 0.1,
-          season: int | None = None, on_epoch=None) -> dict:
+          season: int | None = None, on_epoch=None, strict: bool = False) -> dict:
     """Fit on all but a holdout tail, score it beside the baselines, and save a bundle to ``output``.
+
+    Many series go to :func:`train_many` (one global network, or ``model.local``).
 
     Returns the JSON-ready result (holdout metrics, bundle path and manifest summary).
     """
     from .bundle import fingerprint, save_bundle
     from .evaluation import fit_holdout
+    from .panel import is_many
 
+    if is_many(source, data):
+        return train_many(source, output, data, window, model, train, holdout=holdout, season=season,
+                          strict=strict, on_epoch=on_epoch)
+    if strict:
+        raise ConfigError("--strict applies to many series (a long file with --id-col, a folder or a glob)")
     model.check(), train.check()
     if output is not None:
         check_output(output, example="model.fcst", inputs=(source,))

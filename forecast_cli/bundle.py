@@ -221,7 +221,9 @@ def read_manifest(path: str | os.PathLike) -> dict:
 
 
 def load_bundle(path: str | os.PathLike):
-    """Load, verify and return ``(forecaster, manifest)``.
+    """Load, verify and return ``(forecaster, manifest)``: a NeuralForecaster, or for a bundle of many
+    series (a ``panel`` section) a :class:`~forecast_cli.global_model.GlobalForecaster`; both forecast
+    stacked windows with ``predict_windows``.
 
     The SHA-256 of ``model.keras`` must match the manifest, its members must pass
     :func:`_checked_keras_archive` and its ``config.json`` must fit the manifest before Keras sees
@@ -264,6 +266,18 @@ def load_bundle(path: str | os.PathLike):
         manifest_schema.check_model_shapes(model, manifest)
     except BundleError as e:
         raise BundleError(e.message, path=path) from None
+    if isinstance(manifest.get("panel"), dict):
+        # A model of many series: every window is normalised on its own by the GlobalForecaster, never by
+        # the manifest's (identity) scaler, so it is the forecaster every caller gets.
+        from .errors import ConfigError
+        from .global_model import GlobalForecaster
+
+        try:
+            forecaster = GlobalForecaster.from_state(manifest["panel"]["state"], [model], window, model_cfg, train_cfg)
+        except (ConfigError, KeyError, TypeError, ValueError) as e:
+            raise BundleError(f"inconsistent bundle: the global model's state does not fit ({e}); retrain",
+                              path=path) from None
+        return forecaster, manifest
     from .training import NeuralForecaster
 
     forecaster = NeuralForecaster.from_parts(window, model_cfg, train_cfg, manifest["n_targets"], model, scaler)

@@ -1,21 +1,25 @@
 """The ``forecast`` command: options -> settings -> library -> rendering; errors -> exit codes.
 
 Only the standard library, Typer and rich are imported here at start-up; the library modules
-that need pandas or TensorFlow are imported inside the commands that use them.
+that need pandas or TensorFlow are imported inside the commands that use them. Annotations are
+evaluated where they stand (no ``from __future__ import annotations``): Typer would evaluate every
+one of them again at start-up.
 """
-from __future__ import annotations
-
 import functools
 import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from . import __version__
+from .cli_options import setting_option, with_settings
 from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, ForecastError, Interrupted
+
+if TYPE_CHECKING:
+    from .config import Settings  # built from the options by with_settings when a command runs
 
 __all__ = ["app", "main"]
 
@@ -128,103 +132,10 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for err
 NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR is respected too).")]
 
 DataArg = Annotated[str, typer.Argument(help="CSV file, or - for standard input.", show_default=False)]
-TargetOpt = Annotated[Optional[list[str]], typer.Option(
-    "--target", "-t", envvar=_env("target"), show_default=False,
-    help="Column(s) to forecast; repeat or separate with commas. Required unless there is one numeric column.")]
-FeaturesOpt = Annotated[Optional[list[str]], typer.Option(
-    "--features", "-f", envvar=_env("features"), show_default=False,
-    help="Extra numeric input columns; repeat or separate with commas.")]
-DateColOpt = Annotated[Optional[str], typer.Option("--date-col", envvar=_env("date_col"),
-                                                   help="Date column (found by name or by parsing if omitted).")]
-TimeColOpt = Annotated[Optional[str], typer.Option("--time-col", envvar=_env("time_col"),
-                                                   help="Separate time-of-day column to combine with the date.")]
-NaOpt = Annotated[Optional[list[str]], typer.Option("--na-values", envvar=_env("na_values"), show_default=False,
-                                                    help="Extra missing-value markers, e.g. -200.")]
-MaxGapOpt = Annotated[int, typer.Option("--max-gap", min=0, envvar=_env("max_gap"),
-                                        help="Interpolate runs of up to this many missing steps.")]
-GapsOpt = Annotated[str, typer.Option("--gaps", envvar=_env("gaps"),
-                                      help="Longer gaps: 'error', or 'skip' the windows that cross them.")]
-SepOpt = Annotated[Optional[str], typer.Option("--sep", envvar=_env("sep"), help="Field delimiter (sniffed if omitted).")]
-DecimalOpt = Annotated[Optional[str], typer.Option("--decimal", envvar=_env("decimal"),
-                                                   help="Decimal mark (sniffed if omitted).")]
-DateFormatOpt = Annotated[Optional[str], typer.Option(
-    "--date-format", envvar=_env("date_format"), show_default=False,
-    help="strftime format of the dates, e.g. '%d/%m/%Y' (inferred if omitted).")]
-DayfirstOpt = Annotated[Optional[bool], typer.Option(
-    "--dayfirst/--no-dayfirst", envvar=_env("dayfirst"), show_default=False,
-    help="Read numeric dates like 01/02/2021 day-first (or month-first). If omitted: decided from the data "
-         "(a field over 12, else the reading that gives a regular series; dotted dates day-first); "
-         "dates that stay ambiguous are refused.")]
-
-LookbackOpt = Annotated[int, typer.Option("--lookback", "-l", min=1, envvar=_env("lookback"), help="Input window length (steps).")]
-HorizonOpt = Annotated[int, typer.Option("--horizon", "-H", min=1, envvar=_env("horizon"),
-                                         help="Steps predicted at once.")]
-ModelOpt = Annotated[str, typer.Option("--model", "-m", envvar=_env("model"),
-                                       help="lstm, gru, attention (LSTM + attention) or peephole (LSTM with peepholes).")]
-UnitsOpt = Annotated[int, typer.Option("--units", min=1, envvar=_env("units"), help="Units per recurrent layer.")]
-LayersOpt = Annotated[int, typer.Option("--layers", min=1, envvar=_env("layers"), help="Stacked recurrent layers.")]
-DropoutOpt = Annotated[float, typer.Option("--dropout", min=0.0, max=0.95, envvar=_env("dropout"),
-                                           help="Dropout after the recurrent stack (not on input features).")]
-RecDropoutOpt = Annotated[float, typer.Option("--recurrent-dropout", min=0.0, max=0.95, envvar=_env("recurrent_dropout"),
-                                              help="Dropout on the recurrent state.")]
-NormOpt = Annotated[str, typer.Option("--norm", envvar=_env("norm"),
-                                      help="'last': model changes from each window's last value; 'none': levels.")]
-LinearOpt = Annotated[bool, typer.Option("--linear-skip/--no-linear-skip", envvar=_env("linear_skip"),
-                                         help="Add a linear path from the window beside the recurrent one.")]
-EpochsOpt = Annotated[int, typer.Option("--epochs", min=1, envvar=_env("epochs"), help="Most training epochs.")]
-BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, envvar=_env("batch_size"), help="Windows per step.")]
-PatienceOpt = Annotated[int, typer.Option("--patience", min=0, envvar=_env("patience"),
-                                          help="Early-stopping patience (epochs); best weights are restored.")]
-LrOpt = Annotated[float, typer.Option("--learning-rate", min=1e-8, envvar=_env("learning_rate"), help="Adam step size.")]
-SeedOpt = Annotated[int, typer.Option("--seed", envvar=_env("seed"), help="Random seed: same seed, same numbers.")]
-ThreadsOpt = Annotated[int, typer.Option("--threads", min=0, envvar=_env("threads"),
-                                         help="TensorFlow intra-op threads (0: TensorFlow decides).")]
-PatchOpt = Annotated[int, typer.Option("--patch", min=0, envvar=_env("patch"),
-                                       help="Run the recurrent layers over patches of N steps (fast on long lookbacks); 0: off.")]
-ChannelOpt = Annotated[bool, typer.Option("--channel-independent/--no-channel-independent",
-                                          envvar=_env("channel_independent"),
-                                          help="Forecast each column from its own history with shared weights.")]
-LinearFitOpt = Annotated[str, typer.Option("--linear-fit", envvar=_env("linear_fit"),
-                                           help="Linear path: 'adam' (trained with the network) or 'lstsq' (closed-form "
-                                                "ridge, frozen; the network learns its residual).")]
-LinearRankOpt = Annotated[str, typer.Option("--linear-rank", envvar=_env("linear_rank"),
-                                             help="With --linear-fit lstsq: 'full' (ridge), an int r (reduced-rank ridge: r "
-                                                  "horizon profiles) or 'auto' (rank and penalty chosen on validation).")]
-JitOpt = Annotated[str, typer.Option("--jit", envvar=_env("jit"),
-                                     help="XLA-compile training: off, on, or auto (when windows x lookback >= 1e6).")]
-SeasonOpt = Annotated[Optional[int], typer.Option("--season", min=1, envvar=_env("season"),
-                                                  help="Season length for seasonal naive (inferred if omitted).")]
-
-
-def _listify(v) -> tuple:
-    out = []
-    for item in v or ():
-        out.extend(s.strip() for s in str(item).split(",") if s.strip())
-    return tuple(out)
-
-
-def _jit(value: str):
-    return {"auto": "auto", "on": True, "true": True, "off": False, "false": False}.get(value.lower(), value)
-
-
-def _rank(value: str):
-    """``--linear-rank``: ``full``, ``auto`` or an int (ModelConfig.check names a bad value)."""
-    text = value.strip().lower()
-    return int(text) if text.lstrip("+-").isdigit() else text
-
-
-def _settings(lookback: int, horizon: int, **options):
-    """Window, model and training settings from the command's options, each checked."""
-    from dataclasses import fields
-
-    from .config import ModelConfig, TrainConfig, WindowConfig
-
-    window = WindowConfig(lookback, horizon).check()
-    model_keys = {f.name for f in fields(ModelConfig)}
-    model = ModelConfig(**{k: v for k, v in options.items() if k in model_keys}).check()
-    model.check_window(window)
-    train = TrainConfig(**{k: v for k, v in options.items() if k not in model_keys}).check()
-    return window, model, train
+StrictOpt = Annotated[bool, typer.Option(
+    "--strict", envvar=_env("strict"),
+    help="With several series: fail when any series is left out (too short, another frequency, a long gap) "
+         "instead of warning and going on without it.")]
 
 
 def _setup(quiet=False, verbose=False, debug=False, no_color=False) -> None:
@@ -239,15 +150,6 @@ def _setup(quiet=False, verbose=False, debug=False, no_color=False) -> None:
         import warnings
 
         warnings.filterwarnings("ignore")
-
-
-def _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal, date_format=None,
-              dayfirst=None):
-    from .config import DataConfig
-
-    return DataConfig(target=_listify(target), features=_listify(features), date_col=date_col, time_col=time_col,
-                      na_values=_listify(na_values), max_gap=max_gap, gaps=gaps, sep=sep, decimal=decimal,
-                      date_format=date_format, dayfirst=dayfirst).check()
 
 
 class _Progress:
@@ -349,19 +251,10 @@ def _root(
 # ----------------------------------------------------------------------------- commands
 @app.command()
 @_handle_errors
+@with_settings("data")
 def check(
     data: DataArg,
-    target: TargetOpt = None,
-    features: FeaturesOpt = None,
-    date_col: DateColOpt = None,
-    time_col: TimeColOpt = None,
-    na_values: NaOpt = None,
-    max_gap: MaxGapOpt = 3,
-    gaps: GapsOpt = "error",
-    sep: SepOpt = None,
-    decimal: DecimalOpt = None,
-    date_format: DateFormatOpt = None,
-    dayfirst: DayfirstOpt = None,
+    settings: "Settings",
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -373,23 +266,24 @@ def check(
     from . import api
     from .report import render_check
 
-    cfg = _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal,
-                    date_format, dayfirst)
+    cfg = settings.data
     summary = api.check(data, cfg).summary()
     if json_out:
         _print_json(summary)
+    elif "series" in summary:  # many series: a folder, glob, or --id-col
+        from .report_check import render_check_panel
+
+        render_check_panel(_stdout_console(), summary)
     else:
         render_check(_stdout_console(), summary)
 
 
 @app.command()
 @_handle_errors
+@with_settings("data", "window", "settings", "model", "train")
 def evaluate(
     data: DataArg,
-    target: TargetOpt = None,
-    features: FeaturesOpt = None,
-    lookback: LookbackOpt = 30,
-    horizon: HorizonOpt = 5,
+    settings: "Settings",
     folds: Annotated[int, typer.Option("--folds", "-k", min=1, envvar=_env("folds"), help="Number of folds.")] = 5,
     cv: Annotated[str, typer.Option("--cv", envvar=_env("cv"),
                                     help="'expanding' (train on all the past) or 'sliding' (fixed-size past).")] = "expanding",
@@ -399,34 +293,7 @@ def evaluate(
     predictions: Annotated[Optional[str], typer.Option(
         "--predictions", show_default=False,
         help="Also write every test forecast (all folds, all forecasters) to this CSV.")] = None,
-    season: SeasonOpt = None,
-    model: ModelOpt = "lstm",
-    units: UnitsOpt = 32,
-    layers: LayersOpt = 1,
-    dropout: DropoutOpt = 0.1,
-    recurrent_dropout: RecDropoutOpt = 0.0,
-    norm: NormOpt = "last",
-    linear_skip: LinearOpt = True,
-    patch: PatchOpt = 0,
-    channel_independent: ChannelOpt = False,
-    linear_fit: LinearFitOpt = "adam",
-    linear_rank: LinearRankOpt = "full",
-    epochs: EpochsOpt = 30,
-    batch_size: BatchOpt = 64,
-    patience: PatienceOpt = 5,
-    learning_rate: LrOpt = 1e-3,
-    seed: SeedOpt = 0,
-    threads: ThreadsOpt = 1,
-    jit: JitOpt = "off",
-    date_col: DateColOpt = None,
-    time_col: TimeColOpt = None,
-    na_values: NaOpt = None,
-    max_gap: MaxGapOpt = 3,
-    gaps: GapsOpt = "error",
-    sep: SepOpt = None,
-    decimal: DecimalOpt = None,
-    date_format: DateFormatOpt = None,
-    dayfirst: DayfirstOpt = None,
+    strict: StrictOpt = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -438,64 +305,34 @@ def evaluate(
     from . import api
     from .report import render_evaluation
 
-    cfg = _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal,
-                    date_format, dayfirst)
-    window, mcfg, tcfg = _settings(lookback, horizon, model=model, units=units, layers=layers, dropout=dropout,
-                                   recurrent_dropout=recurrent_dropout, norm=norm, linear_skip=linear_skip,
-                                   patch=patch, channel_independent=channel_independent, linear_fit=linear_fit,
-                                   linear_rank=_rank(linear_rank),
-                                   epochs=epochs, batch_size=batch_size, patience=patience,
-                                   learning_rate=learning_rate, seed=seed, threads=threads, jit_compile=_jit(jit))
     with _Progress(_progress_enabled()) as prog:
-        result = api.evaluate(data, cfg, window, mcfg, tcfg, folds=folds, cv=cv, season=season,
-                              test_size=test_size, by_step=by_step, predictions_path=predictions,
-                              on_fold=prog.on_fold, on_epoch=prog.on_epoch)
+        result = api.evaluate(data, *settings, folds=folds, cv=cv, season=settings.season, test_size=test_size,
+                              by_step=by_step, predictions_path=predictions, on_fold=prog.on_fold,
+                              on_epoch=prog.on_epoch, strict=strict)
+    _warn_skipped(result)
     if json_out:
         _print_json(result)
     else:
         render_evaluation(_stdout_console(), result, by_step=by_step)
 
 
+def _warn_skipped(result: dict) -> None:
+    """One warning line per series left out of a many-series run (too short, another frequency, gaps)."""
+    for s in result.get("data", {}).get("skipped", []):
+        _warn(s.get("message") or f"series '{s['id']}' left out: {s['reason']}")
+
+
 @app.command()
 @_handle_errors
+@with_settings("data", "window", "settings", "model", "train")
 def train(
     data: DataArg,
+    settings: "Settings",
     output: Annotated[str, typer.Option("--output", "-o", help="Bundle file to write (.fcst).",
                                         show_default=False)],
-    target: TargetOpt = None,
-    features: FeaturesOpt = None,
-    lookback: LookbackOpt = 30,
-    horizon: HorizonOpt = 5,
     holdout: Annotated[float, typer.Option("--holdout", min=0.0, envvar=_env("holdout"),
                                            help="Holdout tail: a fraction of the rows (<1) or a row count.")] = 0.1,
-    season: SeasonOpt = None,
-    model: ModelOpt = "lstm",
-    units: UnitsOpt = 32,
-    layers: LayersOpt = 1,
-    dropout: DropoutOpt = 0.1,
-    recurrent_dropout: RecDropoutOpt = 0.0,
-    norm: NormOpt = "last",
-    linear_skip: LinearOpt = True,
-    patch: PatchOpt = 0,
-    channel_independent: ChannelOpt = False,
-    linear_fit: LinearFitOpt = "adam",
-    linear_rank: LinearRankOpt = "full",
-    epochs: EpochsOpt = 30,
-    batch_size: BatchOpt = 64,
-    patience: PatienceOpt = 5,
-    learning_rate: LrOpt = 1e-3,
-    seed: SeedOpt = 0,
-    threads: ThreadsOpt = 1,
-    jit: JitOpt = "off",
-    date_col: DateColOpt = None,
-    time_col: TimeColOpt = None,
-    na_values: NaOpt = None,
-    max_gap: MaxGapOpt = 3,
-    gaps: GapsOpt = "error",
-    sep: SepOpt = None,
-    decimal: DecimalOpt = None,
-    date_format: DateFormatOpt = None,
-    dayfirst: DayfirstOpt = None,
+    strict: StrictOpt = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -507,17 +344,10 @@ def train(
     from . import api
     from .report import render_train
 
-    cfg = _data_cfg(target, features, date_col, time_col, na_values, max_gap, gaps, sep, decimal,
-                    date_format, dayfirst)
-    window, mcfg, tcfg = _settings(lookback, horizon, model=model, units=units, layers=layers, dropout=dropout,
-                                   recurrent_dropout=recurrent_dropout, norm=norm, linear_skip=linear_skip,
-                                   patch=patch, channel_independent=channel_independent, linear_fit=linear_fit,
-                                   linear_rank=_rank(linear_rank),
-                                   epochs=epochs, batch_size=batch_size, patience=patience,
-                                   learning_rate=learning_rate, seed=seed, threads=threads, jit_compile=_jit(jit))
     with _Progress(_progress_enabled()) as prog:
-        result = api.train(data, output, cfg, window, mcfg, tcfg, holdout=holdout, season=season,
-                           on_epoch=prog.on_epoch)
+        result = api.train(data, output, *settings, holdout=holdout, season=settings.season,
+                           on_epoch=prog.on_epoch, strict=strict)
+    _warn_skipped(result)
     if json_out:
         _print_json(result)
     else:
@@ -527,12 +357,15 @@ def train(
 # ----------------------------------------------------------------------------- predict, score, inspect
 BundleArg = Annotated[Path, typer.Argument(help="Model bundle (.fcst) made by 'forecast train -o'.",
                                            show_default=False)]
-BundleDateFormatOpt = Annotated[Optional[str], typer.Option(
-    "--date-format", envvar=_env("date_format"), show_default=False,
-    help="strftime format of the dates, e.g. '%d/%m/%Y'; overrides the one stored in the bundle.")]
-BundleDayfirstOpt = Annotated[Optional[bool], typer.Option(
-    "--dayfirst/--no-dayfirst", envvar=_env("dayfirst"), show_default=False,
-    help="Read numeric dates like 01/02/2021 day-first (or month-first); overrides the bundle's reading.")]
+BundleDateFormatOpt = setting_option(
+    "date_format", panel=False,
+    help="strftime format of the dates, e.g. '%d/%m/%Y'; overrides the one stored in the bundle.")
+BundleDayfirstOpt = setting_option(
+    "dayfirst", panel=False,
+    help="Read numeric dates like 01/02/2021 day-first (or month-first); overrides the bundle's reading.")
+BundleIdColOpt = setting_option(
+    "id_col", panel=False,
+    help="Column naming the series in a long-format file; overrides the one stored in the bundle.")
 StepsOpt = Annotated[Optional[int], typer.Option(
     "--steps", "-n", min=1, envvar=_env("steps"), show_default=False,
     help="Future steps to forecast; default and most: the horizon the model was trained for.")]
@@ -558,6 +391,7 @@ def predict(
         help="Write the forecast to this file (.csv, or .parquet) or - for CSV on stdout.")] = None,
     date_format: BundleDateFormatOpt = None,
     dayfirst: BundleDayfirstOpt = None,
+    id_col: BundleIdColOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -579,7 +413,8 @@ def predict(
         from .files import check_output
 
         check_output(output, example="forecast.csv", inputs=(data,))
-    fc = _predict(bundle, data, steps=steps, levels=levels, date_format=date_format, dayfirst=dayfirst)
+    fc = _predict(bundle, data, steps=steps, levels=levels, date_format=date_format, dayfirst=dayfirst,
+                  id_col=id_col)
     for w in fc.info["warnings"]:
         _warn(w)
     if output == "-":
@@ -617,6 +452,7 @@ def score(
              "0: off.")] = 0.0,
     date_format: BundleDateFormatOpt = None,
     dayfirst: BundleDayfirstOpt = None,
+    id_col: BundleIdColOpt = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, envvar=_env("score_batch_size"),
                                             help="Windows per network call.")] = 4096,
     fmt: Annotated[str, typer.Option("--format", envvar=_env("format"),
@@ -683,7 +519,7 @@ def score(
         summary = scoring.score(bundle, inputs, output, steps=steps, levels=level or (80.0, 95.0),
                                 skip_existing=skip_existing, batch_size=batch_size, fmt=fmt, combined=combined,
                                 min_age=min_age, date_format=date_format, dayfirst=dayfirst,
-                                on_file=on_file, on_start=on_start, on_warning=on_warning)
+                                id_col=id_col, on_file=on_file, on_start=on_start, on_warning=on_warning)
     code = scoring.exit_code(summary)
     if json_out:
         _print_json(summary)

@@ -1,17 +1,35 @@
-"""Frozen settings for data, windows, model and training, with one table of defaults.
+"""Frozen settings for data, windows, model and training, with their defaults in one table.
 
-Each dataclass only stores values; ``check()`` validates them and raises
-:class:`~forecast_cli.errors.ConfigError` naming the option and what was received.
-``to_dict``/``from_dict`` round-trip through JSON (the bundle manifest stores them).
+Each field takes its default, help, flags and rule from :mod:`forecast_cli.settings_table`, where
+every setting is declared once; the command line builds its options from that table, the
+``--config`` file is checked against it, and :func:`split_settings` turns the library's flat
+keyword arguments into the four config objects.
+
+Each dataclass only stores values; ``check()`` validates them (the one place where a value is
+validated) and raises :class:`~forecast_cli.errors.ConfigError` naming the option and what was
+received. ``to_dict``/``from_dict`` round-trip through JSON (the bundle manifest stores them).
+
+>>> ModelConfig(units=0).check()
+Traceback (most recent call last):
+...
+forecast_cli.errors.ConfigError: --units must be an int >= 1. Got 0.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import numbers
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .errors import ConfigError
+from .settings_table import TABLE, check_value, cli_default, envvar, from_cli, option_decls, unknown_setting
 
-__all__ = ["DataConfig", "WindowConfig", "ModelConfig", "TrainConfig", "to_dict", "from_dict"]
+__all__ = ["DataConfig", "ModelConfig", "Settings", "TrainConfig", "WindowConfig", "check_setting", "cli_default",
+           "envvar", "from_cli", "from_dict", "option_decls", "settings_table", "split_settings", "to_dict"]
+
+
+def _setting(name: str):
+    """The dataclass field of a setting: its default from the table (and the table's row as metadata)."""
+    return field(default=TABLE[name].default, metadata={"setting": TABLE[name]})
 
 
 def _tuple(v: Any) -> tuple:
@@ -19,9 +37,32 @@ def _tuple(v: Any) -> tuple:
         return ()
     if isinstance(v, str):
         return tuple(s.strip() for s in v.split(",") if s.strip())
-    return tuple(v)
+    try:
+        return tuple(v)
+    except TypeError:
+        return (v,)
 
 
+def _normalise(obj) -> None:
+    """Store numbers as Python's own: NumPy integers as int, integers in float fields as float."""
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            continue
+        if f.type in ("int", "int | None") and isinstance(v, numbers.Integral) and type(v) is not int:
+            object.__setattr__(obj, f.name, int(v))
+        elif f.type == "float" and type(v) is not float:
+            object.__setattr__(obj, f.name, float(v))
+
+
+def _check_fields(obj) -> None:
+    """Each field against its setting's rule; the first that fails raises ConfigError naming its flag."""
+    for f in fields(obj):
+        if "setting" in f.metadata:
+            check_value(f.name, getattr(obj, f.name))
+
+
+# ----------------------------------------------------------------------------- the configs
 @dataclass(frozen=True)
 class DataConfig:
     """How to read a CSV into a regular, numeric, time-indexed frame.
@@ -48,29 +89,28 @@ class DataConfig:
             folder or glob of files, each file is one series named by its stem). Defaults to None.
     """
 
-    target: tuple[str, ...] = ()
-    features: tuple[str, ...] = ()
-    date_col: str | None = None
-    time_col: str | None = None
-    na_values: tuple[str, ...] = ()
-    max_gap: int = 3
-    gaps: str = "error"
-    sep: str | None = None
-    decimal: str | None = None
-    date_format: str | None = None
-    dayfirst: bool | None = None
-    id_col: str | None = None
+    target: tuple[str, ...] = _setting("target")
+    features: tuple[str, ...] = _setting("features")
+    date_col: str | None = _setting("date_col")
+    time_col: str | None = _setting("time_col")
+    na_values: tuple[str, ...] = _setting("na_values")
+    max_gap: int = _setting("max_gap")
+    gaps: str = _setting("gaps")
+    sep: str | None = _setting("sep")
+    decimal: str | None = _setting("decimal")
+    date_format: str | None = _setting("date_format")
+    dayfirst: bool | None = _setting("dayfirst")
+    id_col: str | None = _setting("id_col")
 
     def __post_init__(self):
         object.__setattr__(self, "target", _tuple(self.target))
         object.__setattr__(self, "features", _tuple(self.features))
         object.__setattr__(self, "na_values", tuple(str(v) for v in _tuple(self.na_values)))
+        _normalise(self)
 
-    def check(self) -> "DataConfig":
-        if self.max_gap < 0:
-            raise ConfigError(f"--max-gap must be >= 0. Got {self.max_gap}.")
-        if self.gaps not in ("error", "skip"):
-            raise ConfigError(f"--gaps must be 'error' or 'skip'. Got {self.gaps!r}.")
+    def check(self) -> DataConfig:
+        """These settings, each value checked; ConfigError names the first bad one."""
+        _check_fields(self)
         if self.date_format is not None:
             from .dates import check_format
 
@@ -78,17 +118,18 @@ class DataConfig:
             if why:
                 raise ConfigError(f"--date-format must be a strftime format such as '%d/%m/%Y'; {why}. "
                                   f"Got {self.date_format!r}.")
-        if self.dayfirst not in (None, True, False):
-            raise ConfigError(f"--dayfirst must be true or false. Got {self.dayfirst!r}.")
         overlap = set(self.target) & set(self.features)
         if overlap:
             raise ConfigError(
                 f"column(s) {sorted(overlap)} given both as --target and --features; "
                 "targets are inputs already, drop them from --features."
             )
+        if self.id_col is not None and self.id_col in (*self.target, *self.features):
+            raise ConfigError(f"--id-col {self.id_col!r} names the series, it cannot also be a --target or "
+                              "--features column.")
         return self
 
-    def with_dates(self, date_format: str | None = None, dayfirst: bool | None = None) -> "DataConfig":
+    def with_dates(self, date_format: str | None = None, dayfirst: bool | None = None) -> DataConfig:
         """These settings with the date options given on the command line (None: not given) in place of
         stored ones (a bundle's), checked. A new ``date_format`` wins over any ``dayfirst``; a new
         ``dayfirst`` alone drops a stored ``date_format``, which would otherwise win over it."""
@@ -110,21 +151,16 @@ class WindowConfig:
         horizon: number of future steps predicted at once (direct multi-step). Defaults to 5.
     """
 
-    lookback: int = 30
-    horizon: int = 5
+    lookback: int = _setting("lookback")
+    horizon: int = _setting("horizon")
 
-    def check(self) -> "WindowConfig":
-        if self.lookback < 1:
-            raise ConfigError(f"--lookback must be an int >= 1. Got {self.lookback}.")
-        if self.horizon < 1:
-            raise ConfigError(f"--horizon must be an int >= 1. Got {self.horizon}.")
+    def __post_init__(self):
+        _normalise(self)
+
+    def check(self) -> WindowConfig:
+        """These settings, each value checked; ConfigError names the first bad one."""
+        _check_fields(self)
         return self
-
-
-MODEL_FAMILIES = ("lstm", "gru", "attention", "peephole")
-NORMS = ("last", "none")
-LINEAR_FITS = ("adam", "lstsq")
-LINEAR_RANKS = ("full", "auto")
 
 
 @dataclass(frozen=True)
@@ -170,50 +206,35 @@ class ModelConfig:
             the embedding of an unknown id). 0 = no embedding. Defaults to 0.
     """
 
-    model: str = "lstm"
-    units: int = 32
-    layers: int = 1
-    dropout: float = 0.1
-    recurrent_dropout: float = 0.0
-    norm: str = "last"
-    linear_skip: bool = True
-    patch: int = 0
-    channel_independent: bool = False
-    linear_fit: str = "adam"
-    linear_rank: int | str = "full"
-    local: bool = False
-    id_embedding: int = 0
+    model: str = _setting("model")
+    units: int = _setting("units")
+    layers: int = _setting("layers")
+    dropout: float = _setting("dropout")
+    recurrent_dropout: float = _setting("recurrent_dropout")
+    norm: str = _setting("norm")
+    linear_skip: bool = _setting("linear_skip")
+    patch: int = _setting("patch")
+    channel_independent: bool = _setting("channel_independent")
+    linear_fit: str = _setting("linear_fit")
+    linear_rank: int | str = _setting("linear_rank")
+    local: bool = _setting("local")
+    id_embedding: int = _setting("id_embedding")
 
-    def check(self) -> "ModelConfig":
-        if self.model not in MODEL_FAMILIES:
-            raise ConfigError(f"--model must be one of {', '.join(MODEL_FAMILIES)}. Got {self.model!r}.")
-        if self.norm not in NORMS:
-            raise ConfigError(f"--norm must be one of {', '.join(NORMS)}. Got {self.norm!r}.")
-        if self.units < 1:
-            raise ConfigError(f"--units must be an int >= 1. Got {self.units}.")
-        if self.layers < 1:
-            raise ConfigError(f"--layers must be an int >= 1. Got {self.layers}.")
-        for name, v in (("--dropout", self.dropout), ("--recurrent-dropout", self.recurrent_dropout)):
-            if not 0.0 <= v < 1.0:
-                raise ConfigError(f"{name} must be a float in [0, 1). Got {v}.")
-        if isinstance(self.patch, bool) or not isinstance(self.patch, int) or self.patch < 0:
-            raise ConfigError(f"--patch must be an int >= 0. Got {self.patch!r}.")
-        if self.linear_fit not in LINEAR_FITS:
-            raise ConfigError(f"--linear-fit must be one of {', '.join(LINEAR_FITS)}. Got {self.linear_fit!r}.")
-        r = self.linear_rank
-        if r not in LINEAR_RANKS and (isinstance(r, bool) or not isinstance(r, int) or r < 1):
-            raise ConfigError(f"--linear-rank must be full, auto or an int >= 1. Got {r!r}.")
-        if r != "full" and self.linear_fit != "lstsq":
+    def __post_init__(self):
+        _normalise(self)
+
+    def check(self) -> ModelConfig:
+        """These settings, each value checked; ConfigError names the first bad one."""
+        _check_fields(self)
+        if self.linear_rank != "full" and self.linear_fit != "lstsq":
             raise ConfigError("--linear-rank applies to the closed-form linear path: add --linear-fit lstsq.")
         if self.linear_fit == "lstsq" and not self.linear_skip:
             raise ConfigError("--linear-fit lstsq needs the linear path: drop --no-linear-skip.")
-        if isinstance(self.id_embedding, bool) or not isinstance(self.id_embedding, int) or self.id_embedding < 0:
-            raise ConfigError(f"--id-embedding must be an int >= 0. Got {self.id_embedding!r}.")
         if self.local and self.id_embedding:
             raise ConfigError("--id-embedding applies to the global network: drop it or drop --local.")
         return self
 
-    def check_window(self, window: "WindowConfig") -> "ModelConfig":
+    def check_window(self, window: WindowConfig) -> ModelConfig:
         """Checks that depend on the window lengths."""
         if self.patch > window.lookback:
             raise ConfigError(f"--patch ({self.patch}) must be <= --lookback ({window.lookback}).")
@@ -241,29 +262,157 @@ class TrainConfig:
             default; it can pay off on other hardware. Defaults to False.
     """
 
-    epochs: int = 30
-    batch_size: int = 64
-    patience: int = 5
-    val_fraction: float = 0.1
-    learning_rate: float = 1e-3
-    seed: int = 0
-    threads: int = 1
-    jit_compile: bool | str = False
+    epochs: int = _setting("epochs")
+    batch_size: int = _setting("batch_size")
+    patience: int = _setting("patience")
+    val_fraction: float = _setting("val_fraction")
+    learning_rate: float = _setting("learning_rate")
+    seed: int = _setting("seed")
+    threads: int = _setting("threads")
+    jit_compile: bool | str = _setting("jit_compile")
 
-    def check(self) -> "TrainConfig":
-        if self.epochs < 1:
-            raise ConfigError(f"--epochs must be an int >= 1. Got {self.epochs}.")
-        if self.batch_size < 1:
-            raise ConfigError(f"--batch-size must be an int >= 1. Got {self.batch_size}.")
-        if self.patience < 0:
-            raise ConfigError(f"--patience must be an int >= 0. Got {self.patience}.")
-        if not 0.0 < self.val_fraction < 0.5:
-            raise ConfigError(f"--val-fraction must be a float in (0, 0.5). Got {self.val_fraction}.")
-        if self.jit_compile not in (True, False, "auto"):
-            raise ConfigError(f"--jit must be auto, on or off. Got {self.jit_compile!r}.")
-        if self.learning_rate <= 0:
-            raise ConfigError(f"--learning-rate must be > 0. Got {self.learning_rate}.")
+    def __post_init__(self):
+        _normalise(self)
+
+    def check(self) -> TrainConfig:
+        """These settings, each value checked; ConfigError names the first bad one."""
+        _check_fields(self)
         return self
+
+
+# ----------------------------------------------------------------------------- all settings together
+_CONFIGS = {"data": DataConfig, "window": WindowConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of a run: the four configs, and the season length of the baselines.
+
+    Iterating gives the four configs, so ``data, window, model, train = settings`` works.
+
+    Args:
+        data: how the input is read. Defaults to ``DataConfig()``.
+        window: lookback and horizon. Defaults to ``WindowConfig()``.
+        model: the network. Defaults to ``ModelConfig()``.
+        train: how it is fitted. Defaults to ``TrainConfig()``.
+        season: season length of the seasonal-naive baseline and of the seasonal scales;
+            inferred from the data's frequency when None. Defaults to None.
+    """
+
+    data: DataConfig = field(default_factory=DataConfig)
+    window: WindowConfig = field(default_factory=WindowConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    season: int | None = _setting("season")
+
+    def __post_init__(self):
+        _normalise(self)
+
+    def __iter__(self):
+        return iter((self.data, self.window, self.model, self.train))
+
+    @classmethod
+    def from_kwargs(cls, **kwargs) -> Settings:
+        """Settings from flat keyword arguments named as the fields (``lookback=``, ``units=``...).
+
+        Values are stored as given (call :meth:`check` to validate them); an unknown name is a
+        :class:`ConfigError` that names the nearest valid one.
+        """
+        unknown = [k for k in kwargs if k not in TABLE]
+        if unknown:
+            raise ConfigError("; ".join(unknown_setting(k) for k in unknown))
+        parts: dict = {group: {} for group in _CONFIGS}
+        own = {}
+        for k, v in kwargs.items():
+            group = TABLE[k].group
+            (own if group == "settings" else parts[group])[k] = v
+        return cls(**{group: c(**parts[group]) for group, c in _CONFIGS.items()}, **own)
+
+    @classmethod
+    def from_cli(cls, **values) -> Settings:
+        """Settings from the command line's option values (each read by its setting's ``parse``)."""
+        return cls.from_kwargs(**{k: from_cli(k, v) for k, v in values.items()})
+
+    def check(self) -> Settings:
+        """Every value checked (each config's ``check()``, then the window-dependent checks)."""
+        self.data.check()
+        self.window.check()
+        self.model.check().check_window(self.window)
+        self.train.check()
+        _check_fields(self)
+        return self
+
+    def to_kwargs(self) -> dict:
+        """The flat keyword arguments that :meth:`from_kwargs` takes back (lists as tuples)."""
+        out = {}
+        for config in self:
+            out.update({f.name: getattr(config, f.name) for f in fields(config)})
+        out["season"] = self.season
+        return out
+
+
+def _same_as_table() -> None:
+    """Each config's fields are its group's rows of the table, in order and with the same type (and
+    Settings' own fields beside the configs are the group ``settings``)."""
+    for group, cls in (*_CONFIGS.items(), ("settings", Settings)):
+        own = [(f.name, f.type) for f in fields(cls) if group != "settings" or f.name not in _CONFIGS]
+        rows = [(s.name, s.type) for s in TABLE.values() if s.group == group]
+        if own != rows:  # pragma: no cover - a programming error, stops every command at once
+            raise AssertionError(f"{cls.__name__} fields {own} differ from the settings table {rows}")
+
+
+_same_as_table()
+
+
+def split_settings(**kwargs) -> Settings:
+    """Flat keyword settings -> :class:`Settings` (data, window, model, train configs and season).
+
+    The values are stored as given, as scikit-learn does; :meth:`Settings.check` validates them.
+
+    >>> data, window, model, train = split_settings(lookback=60, horizon=12, units=16, epochs=5, id_col="ticker")
+    >>> window
+    WindowConfig(lookback=60, horizon=12)
+    >>> model.units, model.model, train.epochs, train.seed, data.id_col
+    (16, 'lstm', 5, 0, 'ticker')
+    >>> split_settings(horizon=0).check()
+    Traceback (most recent call last):
+    ...
+    forecast_cli.errors.ConfigError: --horizon must be an int >= 1. Got 0.
+    >>> split_settings(lookbak=60)
+    Traceback (most recent call last):
+    ...
+    forecast_cli.errors.ConfigError: unknown setting 'lookbak'; did you mean 'lookback'?
+    >>> split_settings(**split_settings(units=8, season=24).to_kwargs()) == split_settings(units=8, season=24)
+    True
+    """
+    return Settings.from_kwargs(**kwargs)
+
+
+def check_setting(name: str, value) -> None:
+    """Check one value against its setting's rule (as ``check()`` does); ConfigError if it breaks it.
+
+    >>> check_setting("jit_compile", "sometimes")
+    Traceback (most recent call last):
+    ...
+    forecast_cli.errors.ConfigError: --jit must be auto, on or off. Got 'sometimes'.
+    """
+    check_value(name, value)
+
+
+def settings_table() -> list[dict]:
+    """Every setting: name, group, default, command-line flags, environment variable and help.
+
+    For documentation (the Forecaster's docstring, ``--help``) and ``get_params``.
+
+    >>> rows = settings_table()
+    >>> [r["name"] for r in rows if r["group"] == "window"]
+    ['lookback', 'horizon']
+    >>> next(r for r in rows if r["name"] == "jit_compile")  # doctest: +NORMALIZE_WHITESPACE
+    {'name': 'jit_compile', 'group': 'train', 'default': False, 'flags': ('--jit',), 'envvar': 'FORECAST_JIT',
+     'help': 'XLA-compile training: off, on, or auto (when windows x lookback >= 1e6).'}
+    """
+    return [{"name": s.name, "group": s.group, "default": s.default, "flags": option_decls(s.name),
+             "envvar": envvar(s.name), "help": s.help} for s in TABLE.values()]
 
 
 def to_dict(obj) -> dict:

@@ -7,7 +7,8 @@ the option's type; anything else is a usage error that names the file and the ke
 the nearest valid name. A misspelt key would otherwise be ignored and the run would use the
 built-in default without a word.
 
-Only the standard library and Typer (which the CLI has loaded already) are imported here.
+Only the standard library, Typer and :mod:`forecast_cli.settings_table` (which the CLI has
+loaded already) are imported here.
 """
 from __future__ import annotations
 
@@ -65,16 +66,35 @@ def _unknown(kind: str, name: str, choices, where: str) -> str:
     return f"unknown {kind} '{name}'{where}{hint}"
 
 
+def _is_setting(param) -> bool:
+    """The option was made from a field of the settings table (same name, same environment variable)."""
+    from .settings_table import TABLE, envvar
+
+    return param.name in TABLE and param.envvar == envvar(param.name)
+
+
 def _cast(ctx: typer.Context, param, value, path: Path, key: str):
-    """The value as the option takes it; a lone string where a list is expected is a one-item list."""
+    """The value as the option takes it; a lone string where a list is expected is a one-item list.
+
+    A setting's value is also checked against its rule (the one its config's ``check()`` applies),
+    so that a bad value names the file and the key rather than only the option.
+    """
     if param.multiple and isinstance(value, str):
         value = [value]
     try:
-        param.process_value(ctx, value)
+        converted = param.process_value(ctx, value)
     except typer.BadParameter as e:
         raise ConfigFileError(f"{path}: key '{key}': {e.message}") from None
     except (TypeError, ValueError) as e:
         raise ConfigFileError(f"{path}: key '{key}': {e}") from None
+    if _is_setting(param):
+        from .errors import ConfigError
+        from .settings_table import check_value, from_cli
+
+        try:
+            check_value(param.name, from_cli(param.name, converted))
+        except ConfigError as e:
+            raise ConfigFileError(f"{path}: key '{key}': {e.message}") from None
     return value
 
 

@@ -1,10 +1,14 @@
 """Validate a CSV into a :class:`Dataset`: a regular, typed, time-indexed frame, with its gaps.
 
-:func:`load` takes the raw frame of :func:`forecast_cli.reading.read_table`, finds the time
-column(s), resolves the target and feature columns, parses the dates (:mod:`forecast_cli.dates`),
-converts the values to float64, infers the frequency (:mod:`forecast_cli.calendar`), reindexes a
-regular series onto its grid and interpolates short gaps. :func:`load_fast` wraps the arrays of
-the fast reader (:mod:`forecast_cli.fastread`) in a Dataset equal to :func:`load`'s.
+:func:`load` reads a file (:func:`forecast_cli.reading.read_table`) and validates its frame in
+named steps, each usable alone: :func:`find_layout` finds the time column(s) and resolves the
+target and feature columns; :func:`parse_frame` parses the dates (:mod:`forecast_cli.dates`) and
+converts the values to float64; :func:`build_dataset` sorts the rows, refuses repeated timestamps,
+infers the frequency (:mod:`forecast_cli.calendar`), reindexes a regular series onto its grid and
+interpolates short gaps. :mod:`forecast_cli.panel` runs the first two once over a long-format
+file and the last once per series. With ``expect`` (a bundle's frequency), :func:`load` first tries
+the fast reader (:mod:`forecast_cli.fastread`), whose result :func:`load_fast` wraps in a Dataset
+equal to the full path's.
 """
 from __future__ import annotations
 
@@ -12,14 +16,14 @@ import difflib
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .calendar import _fmt_ts, infer_frequency, season_for
 from .config import DataConfig
-from .dates import parse_dates
+from .dates import parse_dates, tz_name
 from .errors import ConfigError, DataError
 from .fastread import read_fast
 from .reading import (
@@ -32,7 +36,8 @@ from .reading import (
     read_table,
 )
 
-__all__ = ["Gap", "Dataset", "load", "load_fast", "check_columns"]
+__all__ = ["Gap", "Dataset", "Layout", "Parsed", "load", "load_fast", "validate", "find_layout", "parse_frame",
+           "build_dataset", "check_columns"]
 
 # Names that mark the time column, most specific first (compared case-insensitively).
 DATE_NAMES = ("datetime", "date_time", "timestamp", "date", "ds", "time")
@@ -266,6 +271,14 @@ def _as_text(s: pd.Series) -> pd.Series:
     return s.astype(str).where(s.notna()).str.strip()
 
 
+class _Duplicates(DataError):
+    """Repeated timestamps (a DataError that :func:`validate` may turn into ``--id-col`` advice)."""
+
+    def __init__(self, message: str, *, path: str, count: int, example: str):
+        super().__init__(message, path=path)
+        self.count, self.example = count, example
+
+
 def _check_duplicates(ts: np.ndarray, lines: np.ndarray, name: str) -> None:
     idx = pd.DatetimeIndex(ts)
     if idx.is_unique:
@@ -279,9 +292,37 @@ def _check_duplicates(ts: np.ndarray, lines: np.ndarray, name: str) -> None:
         parts.append(f"{_fmt_ts(t)} (lines {', '.join(str(x) for x in ls.tolist())})")
     more = f" and {n - 5} more" if n > 5 else ""
     word = "timestamp" if n == 1 else "timestamps"
-    raise DataError(
-        f"{n} duplicate {word}: {'; '.join(parts)}{more}; remove or aggregate duplicate rows", path=name
-    )
+    t0, l0 = next(iter(groups))
+    raise _Duplicates(f"{n} duplicate {word}: {'; '.join(parts)}{more}; remove or aggregate duplicate rows",
+                      path=name, count=n, example=f"{_fmt_ts(t0)} on lines {', '.join(str(x) for x in l0.tolist())}")
+
+
+def _text_columns(df: pd.DataFrame, layout: Layout) -> list[str]:
+    """Columns that hold text: not the time column(s), not numbers, not true/false, not dates."""
+    used = {layout.date_col, layout.time_col, *layout.target, *layout.features}
+    out = []
+    for c in df.columns:
+        s = df[c]
+        if c in used or pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype):
+            continue
+        if s.notna().any() and not _mostly_numbers(s) and not _mostly_dates(s):
+            out.append(c)
+    return out
+
+
+def _suggest_id_col(df: pd.DataFrame, layout: Layout, dup: _Duplicates, name: str) -> None:
+    """Refuse repeated timestamps in a file with exactly one text column as a long-format file: name
+    that column for ``--id-col`` (averaging rows would mix different series). Returns otherwise."""
+    text = _text_columns(df, layout)
+    if len(text) != 1:
+        return
+    col = text[0]
+    values = _as_text(df[col]).dropna().unique()
+    shown = ", ".join(str(v) for v in values[:3]) + (", ..." if len(values) > 3 else "")
+    word = "timestamp repeats" if dup.count == 1 else "timestamps repeat"
+    raise DataError(f"{dup.count} {word} (e.g. {dup.example}) and column '{col}' holds text ({len(values)} "
+                    f"values: {shown}): this looks like several series in one long-format file; "
+                    f"pass --id-col {col} to read one series per value", path=name) from None
 
 
 # --------------------------------------------------------------------------- numbers
@@ -314,11 +355,11 @@ def _to_float(s: pd.Series, col: str, lines: np.ndarray, markers: np.ndarray, na
                 f"column '{col}' line {lines[i]}: '{val}' is not a number; {_numeric_fix(val, col)}", path=name
             )
         v = num.to_numpy(dtype=np.float64, na_value=np.nan)
-    if markers.size:
-        hit = np.isin(v, markers)
-        if hit.any():
-            v = v.copy()
-            v[hit] = np.nan
+        if markers.size:  # numeric columns had theirs masked by the reader (one pass over the markers)
+            hit = np.isin(v, markers)
+            if hit.any():
+                v = v.copy()
+                v[hit] = np.nan
     inf = np.isinf(v)
     if inf.any():
         i = int(np.argmax(inf))
@@ -447,77 +488,138 @@ def _raise_no_numeric(df, used_time, features, name):
     )
 
 
-def load(source, cfg: DataConfig, *, require_target: bool = True) -> Dataset:
-    """Read, validate and regularise a CSV into a :class:`Dataset`.
+class Layout(NamedTuple):
+    """Which columns of a raw frame hold what: found once per file, shared by every series in it."""
 
-    Steps: read (``read_table``), find the time column (and a separate time-of-day column),
-    pick the target and feature columns, parse and sort the timestamps (duplicates are an error),
-    convert the columns to float64, infer the frequency, reindex a regular series onto its full
-    grid (trading days are kept as they are), interpolate runs of at most ``cfg.max_gap``
-    missing steps, and check the longer ones.
+    date_col: str
+    time_col: str | None  # a separate time-of-day column, combined with the date
+    target: tuple[str, ...]
+    features: tuple[str, ...]
+    id_col: str | None = None  # the series id of a long-format file
 
-    Args:
-        source: a path, or ``-`` for stdin.
-        cfg: the data settings.
-        require_target: False for ``forecast check``: with no ``--target`` every numeric column
-            is described, and long gaps are reported instead of raised. Defaults to True.
+    @property
+    def label(self) -> str:
+        """The time column(s) as messages name them."""
+        return f"{self.date_col}' + '{self.time_col}" if self.time_col else self.date_col
+
+    @property
+    def index_name(self) -> str:
+        return "timestamp" if self.time_col else self.date_col
+
+
+class Parsed(NamedTuple):
+    """The timestamps and float64 columns of a raw frame, in its row order (not yet sorted)."""
+
+    ts: np.ndarray  # datetime64[ns] wall times
+    lines: np.ndarray  # each row's line number in the file
+    data: dict[str, np.ndarray]  # float64 per used column, NaN where missing
+    tz: str | None
+    dayfirst: bool | None
+
+
+def find_layout(df: pd.DataFrame, cfg: DataConfig, name: str, *, require_target: bool = True) -> Layout:
+    """Find the time column(s), then resolve the target and feature columns (``cfg.id_col`` excluded).
 
     Raises:
-        DataError: the data cannot be used; the message names file, column, line and fix.
-        ConfigError: settings contradict each other or the file.
+        DataError: no date column, a named column missing, no numeric column.
+        ConfigError: a column given for two roles.
     """
-    cfg = cfg.check()
-    name = _source_name(source)
-    df = read_table(source, cfg)
-    lines = df.index.to_numpy()
-    date_col = _find_date_col(df, cfg, name)
-    time_col = _find_time_col(df, cfg, date_col, name)
+    id_col = cfg.id_col
+    if id_col:
+        check_columns(df, [id_col], name, option="--id-col")
+        for opt, cols in (("--target", cfg.target), ("--features", cfg.features),
+                          ("--date-col", (cfg.date_col,)), ("--time-col", (cfg.time_col,))):
+            if id_col in cols:
+                raise ConfigError(f"--id-col '{id_col}' is also given as {opt}; the id column names the series, "
+                                  "give a different column")
+    view = df if not id_col else df[[c for c in df.columns if c != id_col]]
+    date_col = _find_date_col(view, cfg, name)
+    time_col = _find_time_col(view, cfg, date_col, name)
     exclude = {date_col, time_col}
-    numeric = [c for c in df.columns if c not in exclude and _mostly_numbers(df[c])]
-    target, features = _resolve_columns(df, cfg, numeric, date_col, time_col, name, require_target)
+    numeric = [c for c in view.columns if c not in exclude and _mostly_numbers(view[c])]
+    target, features = _resolve_columns(view, cfg, numeric, date_col, time_col, name, require_target)
+    return Layout(date_col, time_col, target, features, id_col)
 
-    # Timestamps.
-    dates = _as_text(df[date_col])
-    how = {"date_format": cfg.date_format, "dayfirst": cfg.dayfirst}
-    if time_col is not None:
-        times = _as_text(df[time_col])
-        times = times.str.replace(_DOT_TIME_RE, lambda m: ":".join(g for g in m.groups() if g), regex=True)
-        stamps = dates + " " + times.fillna("")
-        col_label = f"{date_col}' + '{time_col}"
-        index_name = "timestamp"
+
+def parse_frame(df: pd.DataFrame, layout: Layout, cfg: DataConfig, name: str) -> Parsed:
+    """Parse the timestamps (:func:`forecast_cli.dates.parse_dates`) and convert the used columns to float64.
+
+    A date column that is already datetime64 (a Parquet file, a DataFrame) is taken as it is.
+
+    Raises:
+        DataError: an empty or unreadable date, a cell that is not a number, an infinite value.
+    """
+    lines = df.index.to_numpy()
+    col = df[layout.date_col]
+    if layout.time_col is None and pd.api.types.is_datetime64_any_dtype(col.dtype):
+        ts, tz = _datetime_column(col, layout.date_col, lines, name)
+        dayfirst = None
     else:
-        stamps, col_label, index_name = dates, date_col, date_col
-    if not df.attrs.get("final_newline", True):
-        _check_last_date(stamps.fillna(""), lines, col_label, name)
-    reading = parse_dates(stamps, col_label, lines, name, **how)
-    ts = reading.values
-
-    # Numbers.
+        dates = _as_text(col)
+        if layout.time_col is not None:
+            times = _as_text(df[layout.time_col])
+            times = times.str.replace(_DOT_TIME_RE, lambda m: ":".join(g for g in m.groups() if g), regex=True)
+            stamps = dates + " " + times.fillna("")
+        else:
+            stamps = dates
+        if not df.attrs.get("final_newline", True):
+            _check_last_date(stamps.fillna(""), lines, layout.label, name)
+        reading = parse_dates(stamps, layout.label, lines, name, date_format=cfg.date_format, dayfirst=cfg.dayfirst)
+        ts, tz, dayfirst = reading.values, reading.tz, reading.dayfirst
     markers = _numeric_markers(cfg.na_values)
     na = set(cfg.na_values)
-    data = {c: _to_float(df[c], c, lines, markers, na, name) for c in target + features}
+    data = {c: _to_float(df[c], c, lines, markers, na, name) for c in layout.target + layout.features}
+    return Parsed(ts, lines, data, tz, dayfirst)
 
-    order = None
+
+def _datetime_column(col: pd.Series, label: str, lines: np.ndarray, name: str) -> tuple[np.ndarray, str | None]:
+    """(wall times as datetime64[ns], offset name) of a datetime64 column; an empty one is an error."""
+    empty = col.isna().to_numpy()
+    if empty.any():
+        i = int(np.argmax(empty))
+        raise DataError(f"column '{label}' line {lines[i]}: the date is empty; fill it in or remove the row", path=name)
+    tz = None
+    if isinstance(col.dtype, pd.DatetimeTZDtype):
+        tz = tz_name(col.dt.tz)
+        col = col.dt.tz_localize(None)
+    return col.to_numpy(dtype="datetime64[ns]"), tz
+
+
+def build_dataset(parsed: Parsed, layout: Layout, cfg: DataConfig, name: str, *, rows_read: int,
+                  require_target: bool = True, raise_gaps: bool | None = None) -> Dataset:
+    """Sort the rows of one series, refuse repeated timestamps, infer the frequency, reindex and fill gaps.
+
+    ``parsed`` holds the rows of one series (a whole file, or one id's rows of a long file).
+
+    Args:
+        parsed: the series' timestamps and columns, any order.
+        layout: the file's columns.
+        cfg: the data settings (``max_gap``, ``gaps``).
+        name: the source as messages name it.
+        rows_read: rows of the input behind this series.
+        require_target: False for ``forecast check`` (long gaps are reported, not raised).
+            Defaults to True.
+        raise_gaps: raise on gaps longer than ``cfg.max_gap``; None: when ``require_target`` and
+            ``cfg.gaps == "error"``. Defaults to None.
+
+    Raises:
+        DataError: repeated timestamps, a column with no values, long gaps (see ``raise_gaps``).
+    """
+    ts, lines, data = parsed.ts, parsed.lines, parsed.data
+    target, features = layout.target, layout.features
     if not pd.Index(ts).is_monotonic_increasing:
         order = np.argsort(ts, kind="stable")
         ts, lines = ts[order], lines[order]
         data = {c: v[order] for c, v in data.items()}
     _check_duplicates(ts, lines, name)
 
+    index_name = layout.index_name
     index = pd.DatetimeIndex(ts, name=index_name)
     frame = pd.DataFrame(data, index=index, columns=list(target + features), dtype=np.float64)
-    for c in target:
+    for c in target + features:
         if np.isnan(data[c]).all():
-            raise DataError(
-                f"column '{c}' has no values (all {len(frame)} are missing); choose another --target",
-                path=name,
-            )
-    for c in features:
-        if np.isnan(data[c]).all():
-            raise DataError(
-                f"column '{c}' has no values (all {len(frame)} are missing); drop it from --features",
-                path=name,
-            )
+            fix = "choose another --target" if c in target else "drop it from --features"
+            raise DataError(f"column '{c}' has no values (all {len(frame)} are missing); {fix}", path=name)
 
     freq, label, trading = infer_frequency(index)
     if freq is not None and not trading and len(index) >= 2:
@@ -541,15 +643,72 @@ def load(source, cfg: DataConfig, *, require_target: bool = True) -> Dataset:
         gaps=gaps,
         missing=missing,
         interpolated=interpolated,
-        date_col=date_col,
-        rows_read=int(len(df)),
-        time_col=time_col,
-        tz=reading.tz,
-        dayfirst=reading.dayfirst,
+        date_col=layout.date_col,
+        rows_read=int(rows_read),
+        time_col=layout.time_col,
+        tz=parsed.tz,
+        dayfirst=parsed.dayfirst,
     )
-    if require_target and cfg.gaps == "error":
+    if raise_gaps is None:
+        raise_gaps = require_target and cfg.gaps == "error"
+    if raise_gaps:
         _raise_long_gaps(ds, cfg.max_gap)
     return ds
+
+
+def validate(df: pd.DataFrame, cfg: DataConfig, name: str, *, require_target: bool = True,
+             raise_gaps: bool | None = None) -> Dataset:
+    """Validate the raw frame of one series (:func:`find_layout`, :func:`parse_frame`, :func:`build_dataset`).
+
+    Repeated timestamps in a file with exactly one text column are refused with the advice to
+    name it with ``--id-col`` (the file is likely several series in long format).
+    """
+    layout = find_layout(df, cfg, name, require_target=require_target)
+    parsed = parse_frame(df, layout, cfg, name)
+    try:
+        return build_dataset(parsed, layout, cfg, name, rows_read=len(df), require_target=require_target,
+                             raise_gaps=raise_gaps)
+    except _Duplicates as e:
+        _suggest_id_col(df, layout, e, name)
+        raise
+
+
+def load(source, cfg: DataConfig, *, require_target: bool = True, expect: tuple[str | None, bool] | None = None
+         ) -> Dataset:
+    """Read, validate and regularise a CSV (or Parquet file) into a :class:`Dataset`.
+
+    Steps: read (``read_table``), find the time column (and a separate time-of-day column),
+    pick the target and feature columns (:func:`find_layout`), parse the timestamps and convert
+    the columns to float64 (:func:`parse_frame`), sort the rows (duplicates are an error), infer
+    the frequency, reindex a regular series onto its full grid (trading days are kept as they
+    are), interpolate runs of at most ``cfg.max_gap`` missing steps, and check the longer ones
+    (:func:`build_dataset`). Each series of a long-format file goes through the same steps
+    (:mod:`forecast_cli.panel`).
+
+    Args:
+        source: a path, or ``-`` for stdin.
+        cfg: the data settings.
+        require_target: False for ``forecast check``: with no ``--target`` every numeric column
+            is described, and long gaps are reported instead of raised. Defaults to True.
+        expect: ``(freq, trading_days)`` known in advance (a bundle's): a clean file is then read
+            by the fast path (:func:`forecast_cli.fastread.read_fast`) into an equal Dataset, and
+            anything unusual by the full path. None: always the full path. Defaults to None.
+
+    Raises:
+        DataError: the data cannot be used; the message names file, column, line and fix.
+        ConfigError: settings contradict each other or the file.
+
+    >>> ds = load("sample_data/AAPL.csv", DataConfig(target="Close"))
+    >>> len(ds.frame), ds.freq, ds.trading_days
+    (3379, 'B', True)
+    """
+    cfg = cfg.check()
+    if expect is not None and require_target:
+        fast = load_fast(source, cfg, expect)
+        if fast is not None:
+            return fast
+    name = _source_name(source)
+    return validate(read_table(source, cfg), cfg, name, require_target=require_target)
 
 
 def load_fast(source, cfg: DataConfig, expect: tuple[str | None, bool] | None = None) -> Dataset | None:
@@ -567,10 +726,12 @@ def load_fast(source, cfg: DataConfig, expect: tuple[str | None, bool] | None = 
                    rows_read=len(plain.values))
 
 
-def _raise_long_gaps(ds: Dataset, max_gap: int) -> None:
+def long_gap_reason(ds: Dataset, max_gap: int) -> str | None:
+    """Why ``ds`` cannot be used with ``--gaps error`` (its first column with gaps longer than
+    ``max_gap`` steps, or that cannot be interpolated, and the first such gap), or None."""
     long = ds.long_gaps
     if not long:
-        return
+        return None
     for col in ds.frame.columns:
         mine = [g for g in long if col in g.columns]
         if mine:
@@ -583,8 +744,14 @@ def _raise_long_gaps(ds: Dataset, max_gap: int) -> None:
     else:
         what = f"{n} {plural} that cannot be interpolated (longer than --max-gap {max_gap} steps, or at the start or end)"
     span = "step" if first.steps == 1 else "steps"
-    raise DataError(
-        f"column '{col}' has {what}, the first from {_fmt_ts(first.start)} to {_fmt_ts(first.end)} "
-        f"({first.steps} {span}); raise --max-gap, or pass --gaps skip to leave out windows that cross them",
-        path=ds.source,
-    )
+    return (f"column '{col}' has {what}, the first from {_fmt_ts(first.start)} to {_fmt_ts(first.end)} "
+            f"({first.steps} {span})")
+
+
+GAPS_FIX = "raise --max-gap, or pass --gaps skip to leave out windows that cross them"
+
+
+def _raise_long_gaps(ds: Dataset, max_gap: int) -> None:
+    why = long_gap_reason(ds, max_gap)
+    if why:
+        raise DataError(f"{why}; {GAPS_FIX}", path=ds.source)

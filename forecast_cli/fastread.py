@@ -47,6 +47,8 @@ def read_fast(source, cfg: DataConfig, expect: tuple[str | None, bool] | None = 
         return None  # ISO dates only here (dayfirst does not apply to them); the careful reader applies a format
     if not isinstance(source, (str, os.PathLike)) or str(source) == "-" or not_regular(source):
         return None
+    if os.fspath(source).lower().endswith(".parquet"):
+        return None  # a binary layout: the full reader
     cols = list(cfg.target) + list(cfg.features)
     try:
         with open(source, "rb") as fh:

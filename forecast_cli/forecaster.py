@@ -8,14 +8,19 @@ them (``local=True`` fits one per series instead), beside per-series baselines.
 >>> import numpy as np, pandas as pd
 >>> from forecast_cli import Forecaster
 >>> t = np.arange(240)
->>> df = pd.concat([pd.DataFrame({"unique_id": k, "ds": pd.date_range("2024-01-01", periods=240, freq="h"),
-...                               "y": 10 * (k + 1) + np.sin(2 * np.pi * t / 24) * (k + 1)}) for k in range(3)])
->>> fc = Forecaster(lookback=48, horizon=24, epochs=2, units=8, seed=0).fit(df)  # doctest: +SKIP
->>> fc.predict().shape  # doctest: +SKIP
-(72, 3)
->>> cv = fc.cross_validate(df, folds=2)  # doctest: +SKIP
->>> list(cv.columns)  # doctest: +SKIP
+>>> df = pd.concat([pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range("2024-01-01", periods=240, freq="h"),
+...                               "y": 10 * (k + 1) + (k + 1) * np.sin(2 * np.pi * t / 24) + 0.01 * np.cos(t)})
+...                 for k in range(3)])
+>>> fc = Forecaster(lookback=48, horizon=24, epochs=1, units=4, linear_fit="lstsq", seed=0).fit(df)
+>>> fc.predict().shape
+(72, 4)
+>>> list(fc.predict(h=2).columns)
+['unique_id', 'ds', 'model', 'short_history']
+>>> cv = fc.cross_validate(df, folds=2)
+>>> list(cv.columns)
 ['unique_id', 'fold', 'cutoff', 'ds', 'y', 'model', 'naive', 'seasonal_naive', 'linear']
+>>> cv.attrs["metrics"]["verdict"]["beats"]["naive"]["wins"]
+3
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, DataError
+from .metrics import interval_scale
 
 __all__ = ["Forecaster", "NotFittedError"]
 
@@ -106,7 +112,15 @@ class Forecaster:
         data, window, model, train = self._configs()
         L, H = window.lookback, window.horizon
         panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict, for_fit=True)
+        self.long_ = self._is_long(df, id_col)
         return self._fit_panel(panel, window, model, train, on_epoch=on_epoch)
+
+    def _is_long(self, df, id_col) -> bool:
+        """Whether the training data named its series in a column (a long file or frame) rather than
+        by file (a folder of files): a bundle then reads new data by that column."""
+        if isinstance(df, pd.DataFrame):
+            return id_col is not None
+        return self._configs()[0].id_col is not None
 
     def _fit_panel(self, panel, window, model, train, *, origins=None, on_epoch=None) -> "Forecaster":
         from .global_model import GlobalForecaster
@@ -144,6 +158,7 @@ class Forecaster:
         data, window, model, train = self._configs()
         L, H = window.lookback, window.horizon
         panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict, for_fit=True)
+        self.long_ = self._is_long(df, id_col)
         longest = max(len(ds.frame) for ds in panel.series)
         span = max(H, int(round(longest * holdout)) if holdout < 1 else int(holdout))
         season = int(self.settings.get("season") or panel.season or 1)
@@ -258,7 +273,7 @@ class Forecaster:
             raise ConfigError("prediction intervals need held-out residuals: fit with fit_holdout() "
                               "(forecast train does), or predict without levels")
         q = conformal_bounds(res, levels)  # scaled units, (H, 1) each
-        scale = np.array([_window_scale(X[j, X.shape[1] - lengths[j]:, 0], self.season_) for j in range(len(X))])
+        scale = np.array([interval_scale(X[j, X.shape[1] - lengths[j]:, 0], self.season_) for j in range(len(X))])
         return {lv: (lo[:h, 0][None, :] * scale[:, None], hi[:h, 0][None, :] * scale[:, None])
                 for lv, (lo, hi) in q.items()}
 
@@ -323,25 +338,15 @@ def _level(lv: float) -> str:
     return str(int(lv)) if float(lv).is_integer() else str(lv)
 
 
-def _window_scale(y: np.ndarray, season: int) -> float:
-    """Mean absolute seasonal difference of one window (one-step when the window is shorter than
-    two seasons, 0 for a flat window): the unit in which held-out residuals are stored."""
-    from .metrics import seasonal_scales
-
-    m = season if len(y) > 2 * season else 1
-    s = seasonal_scales(y, m)[0]
-    return s if np.isfinite(s) else 0.0
-
-
 def _scaled_residuals(frame: pd.DataFrame, panel, L: int, H: int, season: int) -> np.ndarray:
     """Held-out residuals (truth - forecast) ``(H, 1, n)``, each divided by its input window's
-    :func:`_window_scale`; windows with a zero scale are left out."""
+    :func:`~forecast_cli.metrics.interval_scale`; windows with a zero scale are left out."""
     out = []
     by_id = {sid: ds for sid, ds in zip(panel.ids, panel.series)}
     for (sid, cutoff), g in frame.groupby([panel.id_col, "cutoff"], sort=False):
         ds = by_id[sid]
         o = int(ds.frame.index.get_loc(cutoff))
-        s = _window_scale(ds.values[o - L + 1:o + 1, 0], season)
+        s = interval_scale(ds.values[o - L + 1:o + 1, 0], season)
         if s > 0 and len(g) == H:
             out.append((g["y"].to_numpy() - g["model"].to_numpy()) / s)
     if not out:

@@ -28,7 +28,8 @@ from .errors import ConfigError, DataError
 __all__ = ["DEFAULT_LEVELS", "check_levels", "check_steps", "conformal_bounds", "data_config", "load_input",
            "last_window", "future_timestamps", "forecast_frame", "predict_frame", "predict", "Forecast",
            "write_frame", "level_name", "INTERVAL_METHOD", "check_forecast", "check_value_range",
-           "frequency_warning", "FLOAT32_MAX"]
+           "frequency_warning", "FLOAT32_MAX", "predict_many", "window_bounds", "long_forecast_frame",
+           "input_series"]
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)  # the network computes in float32
 
@@ -161,11 +162,14 @@ def load_input(source, manifest: dict, cfg=None):
                         path=e.path or _reading._source_name(source)) from None
 
 
-def last_window(ds, lookback: int) -> np.ndarray:
-    """The last ``lookback`` rows of a dataset as ``(lookback, n_columns)`` float64; complete or an error."""
+def last_window(ds, lookback: int, allow_short: bool = False) -> np.ndarray:
+    """The last ``lookback`` rows of a dataset as ``(lookback, n_columns)`` float64; complete or an error.
+
+    ``allow_short``: a dataset shorter than ``lookback`` gives all its rows (a global model pads them)."""
     n = len(ds.frame)
-    if n < lookback:
+    if n < lookback and not allow_short:
         _too_short(n, ds.rows_read, lookback, ds.source)
+    lookback = min(lookback, n)
     win = ds.values[n - lookback:]
     bad = ~np.isfinite(win)
     if bad.any():
@@ -186,7 +190,7 @@ def _too_short(n: int, rows_read: int, lookback: int, source: str) -> NoReturn:
 
 
 def input_tail(source, manifest: dict, cfg, lookback: int, steps: int,
-               warnings: list | None = None) -> tuple[int, np.ndarray, np.ndarray]:
+               warnings: list | None = None, allow_short: bool = False) -> tuple[int, np.ndarray, np.ndarray]:
     """``(rows_read, last_window, future_timestamps)`` of one input: all that scoring needs of a file.
 
     A clean file (see :func:`forecast_cli.fastread.read_fast`) is read into arrays only, with no
@@ -202,17 +206,60 @@ def input_tail(source, manifest: dict, cfg, lookback: int, steps: int,
     plain = _fastread.read_fast(source, cfg, expect=(md.get("freq"), bool(md.get("trading_days"))))
     if plain is None:
         ds = load_input(source, manifest, cfg)
-        win = last_window(ds, lookback)
+        win = last_window(ds, lookback, allow_short)
         _warn_frequency(warnings, ds.source, ds.freq, ds.freq_label, ds.trading_days, manifest)
         return ds.rows_read, win, future_timestamps(ds, manifest, steps, None)
     n = len(plain.values)
-    if n < lookback:
+    if n < lookback and not allow_short:
         _too_short(n, n, lookback, _reading._source_name(source))
+    lookback = min(lookback, n)
     _warn_frequency(warnings, _reading._source_name(source), plain.freq, plain.freq_label, plain.trading_days,
                     manifest)
     trading = bool(plain.trading_days or md.get("trading_days"))
     ts = _calendar.future_stamps(plain.stamps[-1], plain.freq or md.get("freq"), steps, trading)
     return n, plain.values[n - lookback:], ts
+
+
+def load_by_id(source, cfg):
+    """The series of a long file by ``cfg.id_col`` (a :class:`~forecast_cli.panel.Panel`), or None when
+    the file has no such column: a file without the bundle's id column is one series, named by its
+    stem (the README's rule), as a folder of one file per series is."""
+    from dataclasses import replace
+
+    from .panel import load_panel
+
+    try:
+        return load_panel(source, cfg, require_target=True, min_rows=1)
+    except DataError as e:
+        if f"column '{cfg.id_col}' not found" not in e.message:
+            raise
+    if isinstance(source, str) and source == "-":
+        raise DataError(f"stdin has no column '{cfg.id_col}'; give --id-col NAME", path="-")
+    return load_panel(source, replace(cfg, id_col=None), require_target=True, min_rows=1)
+
+
+def input_series(source, manifest: dict, cfg, lookback: int, steps: int,
+                 warnings: list | None = None) -> list[tuple[str | None, int, np.ndarray, object]]:
+    """What scoring needs of one input for a bundle of many series: ``[(id, rows_read, window, future
+    timestamps)]``. A long file (``cfg.id_col``) gives one entry per series; any other file one entry,
+    id None. A window holds at most ``lookback`` rows: a shorter one is a short history, padded by
+    the model."""
+    if cfg.id_col:
+        panel = load_by_id(source, cfg)
+    if not cfg.id_col or panel.id_col != cfg.id_col:
+        rows, win, ts = input_tail(source, manifest, cfg, lookback, steps, warnings, allow_short=True)
+        return [(None, rows, win, ts)]
+    out = []
+    for s in panel.skipped:
+        if warnings is not None:
+            warnings.append(s["message"])
+    for sid, ds in panel:
+        try:
+            win = last_window(ds, lookback, allow_short=True)
+        except DataError as e:
+            raise DataError(f"series '{sid}': {e.message}", path=e.path) from None
+        out.append((sid, int(len(ds.frame)), win, future_timestamps(ds, manifest, steps, None)))
+    return out
 
 
 def frequency_warning(source, freq: str | None, freq_label: str | None, trading: bool,
@@ -267,7 +314,8 @@ def forecast_frame(point: np.ndarray, timestamps: pd.DatetimeIndex, targets: Seq
 
 
 def forecast_csv(point: np.ndarray, timestamps: pd.DatetimeIndex | np.ndarray, targets: Sequence[str],
-                 bounds: dict, steps: int, series: str | None = None, with_header: bool = True) -> bytes:
+                 bounds: dict, steps: int, series: str | None = None, with_header: bool = True,
+                 series_col: str = "input") -> bytes:
     """The CSV bytes of :func:`forecast_frame` without building a DataFrame (batch scoring's hot path).
 
     Byte-identical to ``forecast_frame(...).to_csv(index=False, float_format="%.10g")``.
@@ -304,7 +352,7 @@ def forecast_csv(point: np.ndarray, timestamps: pd.DatetimeIndex | np.ndarray, t
                                    str(i + 1)]))
     if series is not None:
         first = _csv_field(series) + ","
-        lines = ["input," + lines[0]] + [first + line for line in lines[1:]]
+        lines = [_csv_field(series_col) + "," + lines[0]] + [first + line for line in lines[1:]]
     if not with_header:
         lines = lines[1:]
     return ("\n".join(lines) + "\n").encode("utf-8")
@@ -402,6 +450,7 @@ def predict_frame(forecaster, manifest: dict, dataset, steps: int | None = None,
     bounds = conformal_bounds(_residuals(manifest), check_levels(levels), warnings)
     window = last_window(dataset, L)
     point = forecaster.predict_windows(window[None])[0]
+    bounds = window_bounds(bounds, window, manifest)
     check_forecast(point[:steps], window, bounds, manifest, dataset.source)
     ts = future_timestamps(dataset, manifest, steps, warnings)
     return forecast_frame(point, ts, manifest["data"]["target"], bounds, steps)
@@ -423,8 +472,82 @@ class Forecast:
         return {**self.info, "forecast": rows}
 
 
+def window_bounds(bounds: dict, window: np.ndarray, manifest: dict) -> dict:
+    """The interval offsets for one input window: ``bounds`` as they are, or, for a model of many
+    series (its residuals stored over each window's scale), times this window's
+    :func:`~forecast_cli.metrics.interval_scale`, so that each series' interval is in its own units."""
+    if (manifest.get("panel") or {}).get("residual_units") != "scaled" or not bounds:
+        return bounds
+    from .metrics import interval_scale
+
+    season = int(manifest["panel"]["state"]["season"])
+    w = np.asarray(window, dtype=np.float64)
+    w = w[np.isfinite(w[:, 0])]
+    s = np.array([interval_scale(w[:, j], season) for j in range(int(manifest["n_targets"]))])
+    return {lv: (lo * s, hi * s) for lv, (lo, hi) in bounds.items()}
+
+
+def long_forecast_frame(frame: pd.DataFrame, id_col: str, target: str) -> pd.DataFrame:
+    """A :class:`~forecast_cli.forecaster.Forecaster` forecast (Nixtla's columns) in the command line's
+    columns: the id, ``timestamp``, the target and its ``_lower_``/``_upper_`` bounds, ``step`` and
+    ``short_history``."""
+    out = pd.DataFrame({id_col: frame[frame.columns[0]].to_numpy(), "timestamp": frame["ds"].to_numpy()})
+    out[target] = frame["model"].to_numpy()
+    for c in frame.columns:
+        if c.startswith("model-lo-"):
+            lv = c[len("model-lo-"):]
+            out[f"{target}_lower_{lv}"] = frame[c].to_numpy()
+            out[f"{target}_upper_{lv}"] = frame[f"model-hi-{lv}"].to_numpy()
+    out["step"] = frame.groupby(frame.columns[0], sort=False).cumcount().to_numpy() + 1
+    out["short_history"] = frame["short_history"].to_numpy()
+    return out
+
+
+def predict_many(bundle_path, source, steps: int | None = None, levels: Sequence[float] = DEFAULT_LEVELS, *,
+                 date_format: str | None = None, dayfirst: bool | None = None, id_col: str | None = None) -> Forecast:
+    """Forecast every series of ``source`` with a bundle of many series: a long file (the bundle's id
+    column, or ``id_col``), a folder or glob of files (one series each), or one file. Series unseen in
+    training are forecast too; one shorter than the lookback is padded and marked ``short_history``.
+    """
+    from dataclasses import replace
+
+    from .bundle import read_manifest
+    from .forecaster import Forecaster
+    from .panel import load_panel
+
+    manifest = read_manifest(bundle_path)
+    H = int(manifest["window"]["horizon"])
+    steps = check_steps(steps, H)
+    levels = check_levels(levels)
+    cfg = data_config(manifest).with_dates(date_format, dayfirst)
+    if id_col is not None:
+        cfg = replace(cfg, id_col=id_col).check()
+    panel = load_by_id(source, cfg) if cfg.id_col else load_panel(source, cfg, require_target=True, min_rows=1)
+    fc = Forecaster.load(bundle_path)
+    warnings = [f"series '{s['id']}' left out: {s['reason']}" for s in panel.skipped]
+    if levels and getattr(fc, "residuals_", None) is None:
+        warnings.append("the bundle holds no held-out residuals; forecasts have no intervals")
+        levels = ()
+    frame = fc.predict(h=steps, df=panel, level=levels)
+    out = long_forecast_frame(frame, panel.id_col, manifest["data"]["target"][0])
+    short = sorted(set(out.loc[out.short_history, panel.id_col]))
+    if short:
+        warnings.append(f"{len(short)} series shorter than the lookback ({fc.window_.lookback}) were padded: "
+                        f"{', '.join(map(str, short[:5]))}{' ...' if len(short) > 5 else ''} (column short_history)")
+    far = fc.net_.out_of_range([ds.values for ds in panel.series], list(panel.ids))
+    if far:
+        warnings.append(f"{len(far)} series have levels far outside the training series' "
+                        f"({', '.join(map(str, far[:5]))}{' ...' if len(far) > 5 else ''}); check their forecasts")
+    info = {"command": "predict", "bundle": str(bundle_path), "model_sha256": manifest["model_sha256"],
+            "file": panel.source, "id_col": panel.id_col, "series": len(panel.ids),
+            "freq": panel.freq, "freq_label": panel.freq_label, "target": list(manifest["data"]["target"]),
+            "horizon": H, "steps": steps, "levels": list(levels), "warnings": warnings,
+            "skipped": list(panel.skipped)}
+    return Forecast(out, info)
+
+
 def predict(bundle_path, source, steps: int | None = None, levels: Sequence[float] = DEFAULT_LEVELS, *,
-            date_format: str | None = None, dayfirst: bool | None = None) -> Forecast:
+            date_format: str | None = None, dayfirst: bool | None = None, id_col: str | None = None) -> Forecast:
     """Load a bundle and forecast past the end of ``source`` (a CSV path or ``-``).
 
     ``date_format``/``dayfirst``, when given, override how the bundle reads dates (see
@@ -438,6 +561,12 @@ def predict(bundle_path, source, steps: int | None = None, levels: Sequence[floa
     from .bundle import load_bundle, read_manifest
 
     manifest = read_manifest(bundle_path)  # cheap checks before TensorFlow is imported
+    if isinstance(manifest.get("panel"), dict):
+        return predict_many(bundle_path, source, steps, levels, date_format=date_format, dayfirst=dayfirst,
+                            id_col=id_col)
+    if id_col is not None:
+        raise ConfigError("--id-col needs a model of many series; this bundle was trained on one series "
+                          "(train on a long file or a folder of files)")
     H = int(manifest["window"]["horizon"])
     steps = check_steps(steps, H)
     levels = check_levels(levels)

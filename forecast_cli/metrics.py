@@ -27,7 +27,7 @@ import numpy as np
 from .errors import DataError
 
 __all__ = ["METRICS", "SERIES_METRICS", "HEADLINE", "compute_metrics", "metrics_by_step", "aggregate",
-           "mase_scale", "check_finite", "smape", "seasonal_scales", "series_metrics"]
+           "mase_scale", "check_finite", "smape", "seasonal_scales", "interval_scale", "series_metrics"]
 
 METRICS = ("mse", "rmse", "mae", "r2", "mape", "mase")
 # Per series, for many series: the scale-free measures first (their mean over series is the headline).
@@ -169,6 +169,20 @@ def seasonal_scales(train_targets, season: int = 1) -> tuple[float, float]:
     if s_abs <= 1e-9 * float(np.nanmean(np.abs(y))):
         return 0.0, 0.0
     return s_abs, float(np.mean(d * d))
+
+
+def interval_scale(y, season: int = 1) -> float:
+    """Mean absolute seasonal difference of one input window (one-step when the window is shorter
+    than two seasons; 0 for a flat window): the unit in which a many-series model's held-out
+    residuals are stored, so that an interval fits the series it is drawn for.
+
+    >>> interval_scale([1.0, 3.0, 2.0, 4.0], season=1)
+    1.6666666666666667
+    """
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    m = season if len(y) > 2 * season else 1
+    s = seasonal_scales(y, m)[0]
+    return s if np.isfinite(s) else 0.0
 
 
 def series_metrics(y_true, y_pred, scales: tuple[float, float]) -> dict:

@@ -9,13 +9,25 @@ from __future__ import annotations
 from .runtime import import_keras
 
 keras = import_keras()
-from keras import layers, ops  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from keras import layers, ops
 
-from .config import ModelConfig, WindowConfig  # noqa: E402
+from .baselines import RANK_GRID, RIDGE_GRID, _rank_candidates, _ridge_fits, _ridge_path  # noqa: F401
+from .config import ModelConfig, WindowConfig
 
-__all__ = ["build_model", "fit_linear_path", "FusedLSTM", "PeepholeLSTMCell", "SubtractLast", "AddLast",
-           "LastStep", "ChannelsToBatch", "BatchToChannels", "CUSTOM_OBJECTS"]
+__all__ = [
+    "CUSTOM_OBJECTS",
+    "AddLast",
+    "BatchToChannels",
+    "ChannelsToBatch",
+    "FusedLSTM",
+    "LastStep",
+    "PeepholeLSTMCell",
+    "RepeatRows",
+    "SubtractLast",
+    "build_model",
+    "fit_linear_path",
+]
 
 
 @keras.saving.register_keras_serializable(package="forecast_cli")
@@ -171,12 +183,29 @@ class FusedLSTM(layers.Layer):
         return {**super().get_config(), "units": self.units, "return_sequences": self.return_sequences}
 
 
-CUSTOM_OBJECTS = {"FusedLSTM": FusedLSTM, "PeepholeLSTMCell": PeepholeLSTMCell, "SubtractLast": SubtractLast,
+@keras.saving.register_keras_serializable(package="forecast_cli")
+class RepeatRows(layers.Layer):
+    """Repeat each row ``n`` times along the batch: ``(batch, d) -> (batch * n, d)``, in the order
+    of :class:`ChannelsToBatch` (a series' id embedding beside each of its folded columns)."""
+
+    def __init__(self, n: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n = int(n)
+
+    def call(self, x):
+        return ops.repeat(x, self.n, axis=0)
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n}
+
+
+CUSTOM_OBJECTS = {"RepeatRows": RepeatRows, "FusedLSTM": FusedLSTM, "PeepholeLSTMCell": PeepholeLSTMCell, "SubtractLast": SubtractLast,
                   "AddLast": AddLast, "LastStep": LastStep, "ChannelsToBatch": ChannelsToBatch, "BatchToChannels": BatchToChannels}
 
 
 def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targets: int,
-                learning_rate: float = 1e-3, jit_compile: bool = False) -> "keras.Model":
+                learning_rate: float = 1e-3, jit_compile: bool = False, n_ids: int = 0,
+                loss: str = "mse", reads: int | None = None) -> keras.Model:
     """A compiled direct multi-step forecaster ``(batch, lookback, n_features) -> (batch, horizon, n_targets)``.
 
     Layout: [SubtractLast] -> [ChannelsToBatch] -> [patches] -> recurrent stack (``layers`` x
@@ -184,6 +213,11 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
     Dropout(``dropout``) -> Dense(horizon * outputs), plus an optional linear path from the
     flattened window, -> [BatchToChannels] -> [AddLast].
     ``dropout`` acts on the recurrent stack's output, not on the input features.
+    With ``n_ids > 0`` (and ``cfg.id_embedding > 0``) the model takes a second input, each
+    window's series index (int, 0 = unknown, 1..n_ids), whose learned embedding joins the
+    recurrent stack's output before the head. ``loss``: Keras loss name. Defaults to ``mse``.
+    ``reads``: the model takes ``lookback`` rows but reads only the last ``reads`` of them (a member
+    of an ensemble over lookbacks). Defaults to all.
 
     >>> m = build_model(WindowConfig(30, 5), ModelConfig(units=8), n_features=1, n_targets=1)
     >>> m.output_shape
@@ -196,7 +230,11 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
     cfg.check().check_window(window)  # also when the config was never checked
     H, T, L = window.horizon, n_targets, window.lookback
     inp = keras.Input((L, n_features), name="window")
-    x = SubtractLast(name="subtract_last")(inp) if cfg.norm == "last" else inp
+    x = inp
+    if reads is not None and reads < L:
+        x = layers.Cropping1D((L - reads, 0), name="reads_last")(x)
+        L = reads
+    x = SubtractLast(name="subtract_last")(x) if cfg.norm == "last" else x
     ci = cfg.channel_independent
     if ci:
         x = ChannelsToBatch(name="channels_to_batch")(x)
@@ -226,6 +264,14 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
         query = LastStep(name="last_state")(h)
         context = layers.Attention(name="attention")([query, h])
         h = layers.Flatten(name="attended")(layers.Concatenate(axis=-1)([query, context]))
+    inputs = inp
+    if n_ids > 0 and cfg.id_embedding > 0:
+        ids = keras.Input((), dtype="int32", name="series_id")
+        emb = layers.Embedding(n_ids + 1, cfg.id_embedding, name="id_embedding")(ids)
+        if ci:
+            emb = RepeatRows(n_features, name="id_per_column")(emb)
+        h = layers.Concatenate(name="with_id")([h, emb])
+        inputs = [inp, ids]
     if cfg.dropout > 0:
         h = layers.Dropout(cfg.dropout, name="dropout")(h)
     # Zero-initialised heads: with norm="last" an untrained model is exactly the naive
@@ -242,15 +288,9 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
         out = layers.Reshape((H, T), name="forecast_delta")(out)
     if cfg.norm == "last":
         out = AddLast(T, name="add_last")([out, inp])
-    model = keras.Model(inp, out, name=f"forecast_{cfg.model}")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse", jit_compile=jit_compile)
+    model = keras.Model(inputs, out, name=f"forecast_{cfg.model}")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, jit_compile=jit_compile)
     return model
-
-
-# Ridge penalties tried by fit_linear_path, per training row of the design matrix.
-RIDGE_GRID = (0.0, 0.003, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0)
-# Ranks tried by fit_linear_path with linear_rank="auto" (those below the output size, then full).
-RANK_GRID = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64)
 
 
 def _linear_design(series, origins, L, H, n_targets, cfg: ModelConfig, n_features: int):
@@ -272,55 +312,6 @@ def _linear_design(series, origins, L, H, n_targets, cfg: ModelConfig, n_feature
         A = X.reshape(len(X), -1)                            # (N, L*F)
         B = Y.reshape(len(Y), -1)                            # (N, H*T), row-major like Reshape((H, T))
     return A, B
-
-
-def _ridge_path(A, B, rels):
-    """Ridge least squares of ``B`` on ``A`` with an unpenalised intercept, for each penalty in
-    ``rels`` (per row of ``A``): yields ``(rel, W, b)``, float64, ``A @ W + b`` the fit."""
-    mx, my = A.mean(axis=0), B.mean(axis=0)
-    Ac = A - mx
-    G = Ac.T @ Ac
-    R = Ac.T @ (B - my)
-    evals, evecs = np.linalg.eigh(G)
-    evals = np.clip(evals, 0.0, None)
-    VR = evecs.T @ R
-    eps = 1e-9 * max(float(evals.max()), 1.0)
-    for rel in rels:
-        alpha = rel * len(A) + eps
-        W = evecs @ (VR / (evals + alpha)[:, None])
-        b = my - mx @ W
-        yield rel, W, b
-
-
-def _rank_candidates(linear_rank, n_out: int) -> tuple:
-    """The ranks ``fit_linear_path`` tries for a ``linear_rank`` setting; ``None`` = full rank."""
-    if linear_rank == "full":
-        return (None,)
-    if linear_rank == "auto":
-        return tuple(r for r in RANK_GRID if r < n_out) + (None,)
-    return (linear_rank if linear_rank < n_out else None,)
-
-
-def _ridge_fits(A, B, rels, ranks=(None,)):
-    """Reduced-rank ridge fits of ``B`` on ``A`` (unpenalised intercept): yields ``(rel, rank, W,
-    b)`` for each penalty in ``rels`` and each rank in ``ranks`` (``None`` = the ridge map itself).
-
-    A rank-``r`` fit projects the ridge map onto the ``r`` leading right singular vectors of its
-    centred fitted values on ``A`` (reduced-rank ridge regression, Mukherjee and Zhu 2011): the
-    outputs are then a mix of ``r`` profiles learned from the data.
-    """
-    mx, my = A.mean(axis=0), B.mean(axis=0)
-    Ac = A - mx if any(r is not None for r in ranks) else None
-    for rel, W, b in _ridge_path(A, B, rels):
-        Vt = None
-        for rank in ranks:
-            if rank is None:
-                yield rel, None, W, b
-                continue
-            if Vt is None:
-                Vt = np.linalg.svd(Ac @ W, full_matrices=False)[2]
-            Wr = (W @ Vt[:rank].T) @ Vt[:rank]
-            yield rel, rank, Wr, my - mx @ Wr
 
 
 def fit_linear_path(model, window: WindowConfig, cfg: ModelConfig, series: np.ndarray, train_origins,
@@ -347,5 +338,5 @@ def fit_linear_path(model, window: WindowConfig, cfg: ModelConfig, series: np.nd
     # kernel (L, H) and bias (H,) when channel-independent, else (L*F, H*T) and (H*T,)
     layer.set_weights([W.astype(np.float32), b.astype(np.float32)])
     return {"alpha": rel, "rank": "full" if rank is None else int(rank), "val_mse": mse,
-            "train_rows": int(len(A))}
+            "train_rows": len(A)}
 

@@ -31,8 +31,9 @@ def _data_section(fc) -> dict:
     from .config import to_dict
 
     data = to_dict(fc.data_cfg_)
+    # data.id_col stays as trained: a long file's id column, or None for a folder of files (one series each)
     data.update(target=list(fc.target_), features=list(fc.features_),
-                columns=list(fc.target_) + list(fc.features_), id_col=fc.id_col_, freq=fc.freq_,
+                columns=list(fc.target_) + list(fc.features_), id_col=fc.id_col_ if fc.long_ else None, freq=fc.freq_,
                 freq_label=fc.freq_label_, trading_days=bool(fc.trading_days_), season=int(fc.season_),
                 date_col=fc.time_col_)
     return data
@@ -71,31 +72,26 @@ def load_forecaster(cls, path: str | os.PathLike):
 
     from .bundle import load_bundle, read_manifest
     from .config import DataConfig, from_dict, to_dict
-    from .global_model import GlobalForecaster
-
     manifest = read_manifest(path)
     if not is_panel_manifest(manifest):
         raise BundleError("this bundle holds a model of one series (forecast train on one file); "
                           "use forecast_cli.predict or `forecast predict` with it", path=path)
-    nf, manifest = load_bundle(path)
+    net, manifest = load_bundle(path)
     panel = manifest["panel"]
-    try:
-        net = GlobalForecaster.from_state(panel["state"], [nf.model_], nf.window, nf.model_cfg, nf.train_cfg)
-    except ConfigError as e:
-        raise BundleError(f"inconsistent bundle: {e.message}; retrain", path=path) from None
     d = manifest["data"]
     data = from_dict(DataConfig, {k: v for k, v in d.items() if k in DataConfig.__dataclass_fields__})
-    fc = cls(**{**to_dict(data), **to_dict(nf.window), **to_dict(nf.model_cfg), **to_dict(nf.train_cfg)})
-    fc.net_, fc.window_, fc.model_cfg_, fc.train_cfg_, fc.data_cfg_ = net, nf.window, nf.model_cfg, nf.train_cfg, data
+    fc = cls(**{**to_dict(data), **to_dict(net.window), **to_dict(net.model_cfg), **to_dict(net.train_cfg)})
+    fc.net_, fc.window_, fc.model_cfg_, fc.train_cfg_, fc.data_cfg_ = net, net.window, net.model_cfg, net.train_cfg, data
     fc.ids_, fc.skipped_ = list(net.keys_), []
     fc.target_, fc.features_ = list(d["target"]), list(d.get("features") or [])
     fc.id_col_, fc.time_col_ = panel["id_col"], d.get("date_col") or "ds"
     fc.freq_, fc.freq_label_ = d.get("freq"), d.get("freq_label") or ""
     fc.trading_days_, fc.season_ = bool(d.get("trading_days")), int(d.get("season") or net.season)
     fc.manifest_ = manifest
+    fc.long_ = d.get("id_col") is not None
     res = (manifest.get("conformal") or {}).get("residuals")
     if res is not None and panel.get("residual_units") == "scaled":
-        fc.residuals_ = np.asarray(res, dtype=np.float64).reshape(nf.window.horizon, len(fc.target_), -1)
+        fc.residuals_ = np.asarray(res, dtype=np.float64).reshape(net.window.horizon, len(fc.target_), -1)
     tails, ends = panel.get("tails") or {}, panel.get("tail_ends") or {}
     fc.tails_ = {}
     for sid, rows in tails.items():

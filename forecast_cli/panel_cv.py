@@ -152,6 +152,9 @@ def cross_validate_panel(ids: Sequence[str], indexes: Sequence[pd.DatetimeIndex]
     names = [MODEL_KEY] + [b for b in BASELINE_ORDER if b in frame.columns]
     result = summarise(per_series, names)
     result["folds"] = fold_info
+    # Series whose span holds no test window of any fold (one that ended before the first cutoff):
+    # trained on, never scored. Named, so that "N of M series" is never read as all of them.
+    result["untested"] = [{"id": sid, "end": str(ix[-1])} for sid, ix in zip(ids, indexes) if sid not in per_series]
     return frame, result
 
 

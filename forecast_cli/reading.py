@@ -1,10 +1,12 @@
-"""Read a CSV into a frame of raw columns: bytes, decoding, sniffing, and the checks made on the way.
+"""Read a CSV (or Parquet file) into a frame of raw columns: bytes, decoding, sniffing, and the checks made on the way.
 
 Bytes come from a path or stdin (anything but a regular file is refused before it is opened) and
 are decoded (UTF-8 with or without BOM, UTF-16 with BOM, then latin-1; binary files refused); the
 delimiter and decimal mark are sniffed from the first lines. The header is checked for repeated
 names and, in a file with no final newline, the last row for a cut made by a writer still
-appending. :func:`read_table` is the entry point; :mod:`forecast_cli.data` validates its frame.
+appending. A ``.parquet`` file is read through pandas and pyarrow (an optional extra) into the
+same kind of frame. :func:`read_table` is the entry point; :mod:`forecast_cli.data` validates its
+frame (one series) and :mod:`forecast_cli.panel` its groups (a long-format file).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from .config import DataConfig
 from .errors import DataError
 from .files import not_regular
 
-__all__ = ["read_table"]
+__all__ = ["read_table", "is_parquet", "PARQUET_HINT"]
 
 STDIN = "<stdin>"
 _SEPS = (",", ";", "\t", "|")
@@ -151,7 +153,7 @@ def _sniff_decimal(lines: list[str], sep: str) -> str:
 
 
 def read_table(source: str | os.PathLike, cfg: DataConfig) -> pd.DataFrame:
-    """Read a CSV (a path, or ``-`` for stdin) into a frame of raw columns.
+    """Read a CSV (a path, or ``-`` for stdin), or a ``.parquet`` file, into a frame of raw columns.
 
     The delimiter and decimal mark are sniffed unless ``cfg.sep``/``cfg.decimal`` are set;
     UTF-8 (with or without BOM) is tried before latin-1; column names are stripped; the strings
@@ -163,6 +165,8 @@ def read_table(source: str | os.PathLike, cfg: DataConfig) -> pd.DataFrame:
         DataError: missing file, directory, empty file, no data rows, binary file, bad CSV.
     """
     name = _source_name(source)
+    if is_parquet(source):
+        return _read_parquet(source, cfg, name)
     text = _decode(_read_bytes(source, name), name)
     if not text.strip():
         raise DataError("the file is empty; give a CSV with a header line and data rows", path=name)
@@ -229,6 +233,51 @@ def read_table(source: str | os.PathLike, cfg: DataConfig) -> pd.DataFrame:
             if _is_number(df[c]):
                 df[c] = _mask_markers(df[c], markers)
     df.attrs["final_newline"] = final_newline
+    return df
+
+
+PARQUET_HINT = "pip install 'forecast-cli[parquet]' (or pip install pyarrow)"
+
+
+def is_parquet(source) -> bool:
+    """A path whose name ends in ``.parquet`` (any case)."""
+    return not (isinstance(source, str) and source == "-") and os.fspath(source).lower().endswith(".parquet")
+
+
+def _read_parquet(source, cfg: DataConfig, name: str) -> pd.DataFrame:
+    """A Parquet file as :func:`read_table` gives a CSV: stripped string column names, numeric
+    ``cfg.na_values`` masked, the index the row number (1 for the first row).
+
+    Through pandas and pyarrow (an optional extra, imported only here); the file's bytes are read
+    with the same checks as a CSV's (missing, a directory, not a regular file).
+    """
+    raw = _read_bytes(source, name)
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise DataError(f"reading Parquet needs pyarrow, which is not installed; {PARQUET_HINT}, "
+                        "or give a CSV file", path=name) from None
+    try:
+        df = pd.read_parquet(io.BytesIO(raw))
+    except Exception as e:  # pyarrow raises its own ArrowInvalid/ArrowException kinds
+        msg = " ".join(str(e).split())[:200]
+        raise DataError(f"cannot read as Parquet ({msg}); check that it is a complete Parquet file",
+                        path=name) from None
+    df.columns = [str(c).strip() for c in df.columns]
+    names = list(df.columns)
+    twice = sorted({c for c in names if names.count(c) > 1})
+    if twice:
+        raise DataError(f"column '{twice[0]}' appears twice; rename or remove one of them", path=name)
+    if len(df) == 0:
+        raise DataError("no data rows; give a file with at least one row", path=name)
+    df = df.reset_index(drop=True)
+    df.index = pd.RangeIndex(1, 1 + len(df), name="row")
+    markers = _numeric_markers(list(cfg.na_values))
+    if markers.size:
+        for c in df.columns:
+            if _is_number(df[c]):
+                df[c] = _mask_markers(df[c], markers)
+    df.attrs["final_newline"] = True
     return df
 
 

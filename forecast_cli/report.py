@@ -29,19 +29,21 @@ def _name(key: str, model_label: str) -> str:
 
 
 def _metric_table(title: str, metrics: dict, model_label: str, spread: bool = False) -> Table:
+    first = next(iter(metrics.values()), {})
+    keys = METRICS if all(m in first for m in METRICS) else [m for m in SERIES_HEADERS if m in first]
     t = Table(title=title, title_justify="left")
     t.add_column("forecaster")
-    for m in METRICS:
-        t.add_column(HEADERS[m], justify="right")
+    for m in keys:
+        t.add_column(HEADERS.get(m) or SERIES_HEADERS[m], justify="right")
     best = {}
-    for m in METRICS:
+    for m in keys:
         vals = {k: (v[m]["mean"] if spread else v[m]) for k, v in metrics.items()}
         vals = {k: v for k, v in vals.items() if v is not None}
         if vals:
             best[m] = (max if m == "r2" else min)(vals, key=lambda k: abs(vals[k]) if m == "mase" else vals[k])
     for key, ms in metrics.items():
         cells = []
-        for m in METRICS:
+        for m in keys:
             if spread:
                 mean, std = ms[m]["mean"], ms[m]["std"]
                 cell = "n/a" if mean is None else f"{fmt(mean)} ±{fmt(std, 2)}"
@@ -123,6 +125,9 @@ def _linear_path_note(entry: dict) -> str:
 
 
 def render_evaluation(console: Console, r: dict, by_step: bool = False) -> None:
+    if "series" in r["data"]:  # many series: per-series measures and their means
+        render_panel_evaluation(console, r)
+        return
     label = _model_label(r["settings"])
     d = r["data"]
     s = r["settings"]
@@ -161,6 +166,9 @@ def render_evaluation(console: Console, r: dict, by_step: bool = False) -> None:
 
 
 def render_train(console: Console, r: dict) -> None:
+    if "series" in r["data"]:
+        _render_panel_train(console, r)
+        return
     label = _model_label(r["settings"])
     h = r["holdout"]
     period = f" {_day(h['holdout_period'][0])} .. {_day(h['holdout_period'][1])}" if "holdout_period" in h else ""
@@ -179,6 +187,10 @@ def render_predict(console: Console, r: dict) -> None:
     """The forecast of ``forecast predict`` (its JSON form) as a table: point and interval per level."""
     levels = r["levels"]
     from .forecasting import level_name
+
+    if "series" in r:
+        _render_long_forecast(console, r)
+        return
 
     console.print(f"[bold]{r['file']}[/bold]: last timestamp {_day(r['last_timestamp'].replace('T', ' '))} "
                   f"({r['freq_label']}); {r['steps']} step(s) of horizon {r['horizon']}")
@@ -202,6 +214,40 @@ def render_predict(console: Console, r: dict) -> None:
     n = r.get("interval", {}).get("n_residuals")
     if n is not None:
         console.print(f"intervals from {n} held-out residuals per step (split conformal)")
+
+
+MAX_FORECAST_ROWS = 60
+
+
+def _render_long_forecast(console: Console, r: dict) -> None:
+    """A forecast of many series: one row per series and step (the first MAX_FORECAST_ROWS)."""
+    from .forecasting import level_name
+
+    levels, target, id_col = r["levels"], r["target"][0], r["id_col"]
+    console.print(f"[bold]{r['file']}[/bold]: {r['series']} series ({r['freq_label']}); {r['steps']} step(s) of "
+                  f"horizon {r['horizon']}")
+    title = "forecast" + (f" with {', '.join(level_name(lv) + '%' for lv in levels)} conformal intervals"
+                          if levels else "")
+    t = Table(title=title, title_justify="left")
+    rows = r["forecast"]
+    short = any(row.get("short_history") for row in rows)
+    for h in (id_col, "step", "timestamp", target):
+        t.add_column(h, justify="right" if h in ("step", target) else "left")
+    for lv in levels:
+        t.add_column(f"{level_name(lv)}% interval", justify="right")
+    if short:
+        t.add_column("history")
+    for row in rows[:MAX_FORECAST_ROWS]:
+        cells = [str(row[id_col]), str(row["step"]), _day(row["timestamp"].replace("T", " ")), fmt(row[target])]
+        for lv in levels:
+            cells.append(f"{fmt(row[f'{target}_lower_{level_name(lv)}'])} .. "
+                         f"{fmt(row[f'{target}_upper_{level_name(lv)}'])}")
+        if short:
+            cells.append("short (padded)" if row.get("short_history") else "")
+        t.add_row(*cells)
+    console.print(t)
+    if len(rows) > MAX_FORECAST_ROWS:
+        console.print(f"... {len(rows) - MAX_FORECAST_ROWS} more rows: write them all with -o FILE or --json")
 
 
 def _kv_table(title: str, rows) -> Table:
@@ -292,22 +338,42 @@ def _series_table(title: str, series: dict, ids: list, metric: str, model_label:
     return t
 
 
-def render_panel_evaluation(console: Console, r: dict) -> None:
+def _render_panel_train(console: Console, r: dict) -> None:
+    """``train`` on many series: the holdout span's means and verdict, and the bundle written."""
+    h = dict(r["holdout"])
+    fold = h["folds"][0]
+    console.print(f"holdout after {_day(fold['cutoff'])} (common to all series, {h['holdout_steps']} steps): "
+                  f"{fold['n_test_windows']} windows; trained on {fold['n_train_windows']} windows, "
+                  f"{fold['epochs']} epochs")
+    render_panel_evaluation(console, {**h, "data": r["data"], "settings": r["settings"]}, heading=False)
+    if "bundle" in r:
+        b = r["bundle"]
+        console.print(f"saved [bold]{b['path']}[/bold] (one model of {b['series']} series; sha256 "
+                      f"{b['model_sha256'][:12]}...)")
+
+
+def render_panel_evaluation(console: Console, r: dict, heading: bool = True) -> None:
     """``evaluate`` on many series: the headline means, the data-unit means, the best and worst
     series, and the verdict (series where the model beats each baseline)."""
     label = _model_label(r["settings"])
     d = r["data"]
     local = " (one network per series)" if r["settings"]["model"].get("local") else " (one global network)"
-    console.print(f"[bold]{d['source']}[/bold]: {d['series']} series, {d['rows']:,} rows, {d['freq_label']}; "
-                  f"{len(r['folds'])} cutoffs common to all series; {label}{local}")
+    if heading:
+        console.print(f"[bold]{d['source']}[/bold]: {d['series']} series, {d['rows']:,} rows, {d['freq_label']}; "
+                      f"{len(r['folds'])} cutoffs common to all series; {label}{local}")
     console.print(_panel_means_table("scale-free measures (the headline)", r["mean"], ("smape", "mase", "rmsse"),
                                      label))
     console.print(_panel_means_table("in the data's units", r["mean"], ("rmse", "mae", "mse", "r2"), label))
     metric = r["verdict"]["metric"]
-    console.print(_series_table(f"best series by the model's {SERIES_HEADERS[metric]}", r["series"],
-                                r["best_series"], metric, label, d["id_col"]))
-    console.print(_series_table(f"worst series by the model's {SERIES_HEADERS[metric]}", r["series"],
-                                r["worst_series"], metric, label, d["id_col"]))
+    if len(r["series"]) <= 2 * len(r["best_series"]):
+        console.print(_series_table(f"each series by the model's {SERIES_HEADERS[metric]}", r["series"],
+                                    r["best_series"] + [s for s in r["worst_series"][::-1] if s not in r["best_series"]],
+                                    metric, label, d["id_col"]))
+    else:
+        console.print(_series_table(f"best series by the model's {SERIES_HEADERS[metric]}", r["series"],
+                                    r["best_series"], metric, label, d["id_col"]))
+        console.print(_series_table(f"worst series by the model's {SERIES_HEADERS[metric]}", r["series"],
+                                    r["worst_series"], metric, label, d["id_col"]))
     v = r["verdict"]
     parts = [f"{b['wins']} of {v['series']} series beat {_name(k, label)}" + (f" ({b['ties']} tied)" if b["ties"] else "")
              for k, b in v["beats"].items()]
@@ -316,5 +382,9 @@ def render_panel_evaluation(console: Console, r: dict) -> None:
     head = (f"{label} has the lowest mean {SERIES_HEADERS[metric]}" if v.get("model_wins")
             else f"{label} did NOT win: the lowest mean {SERIES_HEADERS[metric]} is {best}'s")
     console.print(f"[{colour}]{head}[/{colour}]; " + "; ".join(parts))
+    if r.get("untested"):
+        names = ", ".join(f"{u['id']} (ends {_day(u['end'])})" for u in r["untested"][:5])
+        console.print(f"[yellow]{len(r['untested'])} series have no test window after the first cutoff "
+                      f"{_day(r['folds'][0]['cutoff'])} and are not scored[/yellow]: {names}")
     if r.get("skipped"):
         console.print(f"[yellow]{len(r['skipped'])} series left out[/yellow] (see the warnings above)")

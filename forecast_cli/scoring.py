@@ -164,7 +164,8 @@ def _young(st: os.stat_result | None, min_age: float, now: float) -> str | None:
 def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = None,
           levels: Sequence[float] = (80.0, 95.0), skip_existing: bool = False, batch_size: int = 4096,
           fmt: str = "csv", combined: bool = False, min_age: float = 0.0, date_format: str | None = None,
-          dayfirst: bool | None = None, on_file: Callable[[dict, int, int], None] | None = None,
+          dayfirst: bool | None = None, id_col: str | None = None,
+          on_file: Callable[[dict, int, int], None] | None = None,
           on_start: Callable[[int], None] | None = None,
           on_warning: Callable[[str], None] | None = None) -> dict:
     """Score every input with one bundle; write one forecast per input and ``summary.json`` to ``outdir``.
@@ -184,6 +185,9 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         min_age: leave inputs modified less than this many seconds ago alone (status ``skipped``,
             with a ``reason``): a file still being written is not scored. 0: off.
         date_format, dayfirst: when given, override how the bundle reads dates.
+        id_col: with a bundle of many series, the column naming the series of long-format inputs
+            (default: the bundle's, when it was trained on a long file); each such input gets one
+            long forecast with that column first.
         on_file: called as ``on_file(entry, done, total)`` after each input is settled.
         on_start: called with the number of inputs once they are known.
         on_warning: receives warnings (frequency mismatch, few residuals, temporaries removed).
@@ -203,7 +207,8 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
     from .errors import ConfigError
     from .runtime import deferred_interrupts
     from .forecasting import (check_forecast, check_levels, check_steps, conformal_bounds, data_config,
-                              forecast_csv, forecast_frame, input_tail, write_frame, _residuals)
+                              forecast_csv, forecast_frame, input_series, input_tail, window_bounds, write_frame,
+                              _residuals)
 
     if fmt not in ("csv", "parquet"):
         raise ConfigError(f"--format must be 'csv' or 'parquet'. Got {fmt!r}.")
@@ -239,10 +244,22 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
     forecaster, manifest = load_bundle(bundle_path)
     targets = list(manifest["data"]["target"])
     cfg = data_config(manifest).with_dates(date_format, dayfirst)  # as predict reads dates
+    if id_col is not None:
+        if not isinstance(manifest.get("panel"), dict):
+            raise ConfigError("--id-col needs a model of many series; this bundle was trained on one series")
+        from dataclasses import replace
+
+        cfg = replace(cfg, id_col=id_col).check()
+    # A model of many series (a global network) forecasts any series: each input's window is scaled on
+    # its own, a short history is padded, and a long file (its id column) holds many series.
+    many = isinstance(manifest.get("panel"), dict)
+    if many and cfg.id_col and combined:
+        raise ConfigError("--combined writes one series per input; long-format inputs get one long output each, "
+                          "with the id column: drop --combined")
     # Everything that changes an output: a forecast made otherwise is not "existing" for --skip-existing.
     settings = {"bundle_sha256": None if combined else sha256_file(bundle_path),
                 "model_sha256": manifest["model_sha256"], "steps": steps, "levels": list(levels), "format": fmt,
-                "date_format": date_format, "dayfirst": dayfirst}
+                "date_format": date_format, "dayfirst": dayfirst, "id_col": cfg.id_col}
 
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
@@ -303,20 +320,44 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
             raise DataError(f"cannot write {outdir / SUMMARY_NAME} ({e.strerror or e}); free space or fix the "
                             "permissions and rerun") from None
 
-    def write_one(entry: dict, out_path: Path, window: np.ndarray, point: np.ndarray, ts, source: dict | None):
-        """Check one forecast and write it (or keep it for the combined file), and record it."""
-        check_forecast(point[:steps], window, bounds, manifest, entry["input"])
+    def write_one(entry: dict, out_path: Path, parts_in: list, source: dict | None):
+        """Check one input's forecasts (one, or one per series of a long file) and write them (or keep
+        them for the combined file), and record it. ``parts_in``: ``[(id, window, point, ts)]``."""
+        checked = []
+        for sid, window, point, ts in parts_in:
+            b = window_bounds(bounds, window, manifest)
+            label = entry["input"] if sid is None else f"{entry['input']} (series '{sid}')"
+            check_forecast(point[:steps], window, b, manifest, label)
+            checked.append((sid, point, ts, b))
         if combined:  # kept until every input is done; the entries stay "ok" only if the file is written
+            (_, point, ts, b), = checked
             if fmt == "csv":
-                parts.append(forecast_csv(point, ts, targets, bounds, steps, series=entry["input"],
+                parts.append(forecast_csv(point, ts, targets, b, steps, series=entry["input"],
                                           with_header=not parts))
             else:
-                frame = forecast_frame(point, ts, targets, bounds, steps)
+                frame = forecast_frame(point, ts, targets, b, steps)
                 frame.insert(0, "input", entry["input"])
                 parts.append(frame)
             entry.update(status="ok", output=str(combined_path))
             return
-        data = forecast_csv(point, ts, targets, bounds, steps) if fmt == "csv" else None
+        if checked[0][0] is None:  # one series: the one-series format
+            (_, point, ts, b), = checked
+            data = forecast_csv(point, ts, targets, b, steps) if fmt == "csv" else None
+            frame_fn = lambda: forecast_frame(point, ts, targets, b, steps)  # noqa: E731
+        else:  # a long file: one long forecast, the id column first
+            data = b"".join(forecast_csv(point, ts, targets, b, steps, series=str(sid), with_header=k == 0,
+                                         series_col=cfg.id_col) for k, (sid, point, ts, b) in enumerate(checked)) \
+                if fmt == "csv" else None
+
+            def frame_fn():
+                import pandas as pd
+
+                frames = []
+                for sid, point, ts, b in checked:
+                    f = forecast_frame(point, ts, targets, b, steps)
+                    f.insert(0, cfg.id_col, str(sid))
+                    frames.append(f)
+                return pd.concat(frames, ignore_index=True)
         with deferred_interrupts():  # SIGTERM/Ctrl-C: the output, its record and its status go together
             records.forget(out_path.name)
             if data is not None:
@@ -324,7 +365,7 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
                 digest = hashlib.sha256(data).hexdigest()
             else:
                 with atomic_write(out_path, "wb", durable=False) as fh:
-                    write_frame(forecast_frame(point, ts, targets, bounds, steps), out_path, fh)
+                    write_frame(frame_fn(), out_path, fh)
                 digest = sha256_file(out_path)
             if source is not None:
                 records.add(out_path.name, source, settings, out_path, digest)
@@ -334,10 +375,22 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         """Predict the stacked last windows of ``pending`` with one network call; write their outputs."""
         if not pending:
             return
-        point = forecaster.predict_windows(np.stack([w for _, _, w, _, _ in pending]))  # (n, L, C) raw values
-        for k, (entry, out_path, window, ts, source) in enumerate(pending):
+        wins = [(sid, w) for _, _, series, _ in pending for sid, w, _ in series]
+        X = np.stack([np.concatenate([np.repeat(w[:1], L - len(w), axis=0), w]) for _, w in wins])  # (n, L, C)
+        if many:
+            stems = [Path(entry["input"]).stem for entry, _, series, _ in pending for _ in series]
+            keys = [stems[k] if sid is None else str(sid) for k, (sid, _) in enumerate(wins)]
+            point = forecaster.predict_windows(X, keys=keys, lengths=[len(w) for _, w in wins])
+        else:
+            point = forecaster.predict_windows(X)  # raw values
+        k = 0
+        for entry, out_path, series, source in pending:
+            got = []
+            for sid, window, ts in series:
+                got.append((sid, window, point[k], ts))
+                k += 1
             try:
-                write_one(entry, out_path, window, point[k], ts, source)
+                write_one(entry, out_path, got, source)
             except (ForecastError, OSError, ValueError) as e:
                 entry.update(status="failed", error=_message(e, entry["input"]))
             settle(entry)
@@ -363,15 +416,26 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         try:
             if source is not None and source["sha256"] is None:
                 source["sha256"] = sha256_file(path)  # before reading: a later change is seen next run
-            entry["rows"], window, ts = input_tail(str(path), manifest, cfg, L, steps, file_warnings)
+            if many:
+                got = input_series(str(path), manifest, cfg, L, steps, file_warnings)
+            else:
+                got = [(None, *input_tail(str(path), manifest, cfg, L, steps, file_warnings))]
         except (ForecastError, OSError, ValueError, UnicodeError) as e:
             entry.update(status="failed", error=_message(e, path))
             return None
+        entry["rows"] = int(sum(rows for _, rows, _, _ in got))
+        if cfg.id_col:
+            entry["series"] = len(got)
+        short = [sid if sid is not None else entry["input"] for sid, _, w, _ in got if len(w) < L]
+        if short:
+            entry["short_history"] = short
+            file_warnings.append(f"{entry['input']}: {len(short)} series shorter than the lookback ({L}) padded "
+                                 "(a global model's forecast from a short history)")
         if file_warnings:
             entry["warnings"] = file_warnings
             for w in file_warnings:
                 warn(w)
-        return entry, out_path, window, ts, source
+        return entry, out_path, [(sid, w, ts) for sid, _, w, ts in got], source
 
     if on_start:
         on_start(total)

@@ -127,12 +127,10 @@ def test_predict_too_short(aapl_bundle, aapl_path, tmp_path):
         predict(aapl_bundle, p)
 
 
-def test_parquet_without_pyarrow_is_a_clear_error(aapl_bundle, aapl_path, tmp_path):
-    try:
-        import pyarrow  # noqa: F401
-        pytest.skip("pyarrow is installed")
-    except ImportError:
-        pass
+def test_parquet_without_pyarrow_is_a_clear_error(aapl_bundle, aapl_path, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if not installed: importing it raises ImportError
     r = invoke("predict", aapl_bundle, aapl_path, "-o", tmp_path / "f.parquet")
     assert r.exit_code == 2 and "needs pyarrow" in r.stderr
     assert not list(tmp_path.iterdir())

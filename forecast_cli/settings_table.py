@@ -1,0 +1,265 @@
+"""The table of settings: each one's default, help, flags, command-line reading and rule, once.
+
+The config dataclasses (:mod:`forecast_cli.config`) take their fields' defaults and rules from
+here, the command line builds its options from here (:mod:`forecast_cli.cli_options`) and the
+``--config`` file is checked against it. It is a module of its own, apart from the dataclasses,
+because ``forecast --help`` builds every option from it: a plain table costs that start-up
+less than the dataclasses would (``config.py`` is imported only by the commands that run).
+
+>>> TABLE["lookback"].default, option_decls("lookback"), envvar("jit_compile"), cli_default("jit_compile")
+(30, ('--lookback', '-l'), 'FORECAST_JIT', 'off')
+>>> check_value("units", 0)
+Traceback (most recent call last):
+...
+forecast_cli.errors.ConfigError: --units must be an int >= 1. Got 0.
+"""
+from __future__ import annotations
+
+import math
+
+from .errors import ConfigError
+
+__all__ = ["GROUPS", "TABLE", "Rule", "Setting", "check_value", "cli_default", "envvar", "from_cli",
+           "option_decls", "unknown_setting"]
+
+
+# ----------------------------------------------------------------------------- rules
+class Rule:
+    """What a value must be: a test, and the words that say so in a message ("an int >= 1")."""
+
+    __slots__ = ("choices", "expect", "ok")
+
+    def __init__(self, ok, expect: str, choices: tuple = ()):
+        self.ok, self.expect, self.choices = ok, expect, choices
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _int(lo: int, hi: int | None = None, *, none: bool = False) -> Rule:
+    expect = f"an int >= {lo}" if hi is None else f"an int in [{lo}, {hi}]"
+    return Rule(lambda v: (none and v is None) or (_is_int(v) and v >= lo and (hi is None or v <= hi)), expect)
+
+
+def _float(lo: float, hi: float | None = None, *, lo_open: bool = False) -> Rule:
+    """A float above ``lo`` (``>`` when ``lo_open``), and below ``hi`` (always open) when given."""
+    cmp = ">" if lo_open else ">="
+    expect = f"a float {cmp} {lo:g}" if hi is None else f"a float in {'(' if lo_open else '['}{lo:g}, {hi:g})"
+
+    def ok(v) -> bool:
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or math.isnan(v):
+            return False
+        return (v > lo if lo_open else v >= lo) and (hi is None or v < hi)
+
+    return Rule(ok, expect)
+
+
+def _one_of(*choices: str) -> Rule:
+    return Rule(lambda v: isinstance(v, str) and v in choices, f"one of {', '.join(choices)}", choices)
+
+
+_BOOL = Rule(lambda v: v is True or v is False, "true or false")
+_BOOL_OR_NONE = Rule(lambda v: v is None or v is True or v is False, "true or false")
+_TEXT_OR_NONE = Rule(lambda v: v is None or (isinstance(v, str) and v != ""), "a non-empty string")
+_NAMES = Rule(lambda v: isinstance(v, tuple) and all(isinstance(s, str) and s for s in v),
+              "a column name or a list of column names")
+_RANK = Rule(lambda r: r in ("full", "auto") if isinstance(r, str) else (_is_int(r) and r >= 1),
+             "full, auto or an int >= 1")
+_JIT = Rule(lambda v: v is True or v is False or v == "auto", "auto, on or off")
+
+
+# ----------------------------------------------------------------------------- command-line strings
+def _items(v) -> tuple:
+    """A list option: each item split at commas (``-t a,b -t c`` -> ``('a', 'b', 'c')``)."""
+    out = []
+    for item in () if v is None else ([v] if isinstance(v, str) else v):
+        out.extend(s.strip() for s in str(item).split(",") if s.strip())
+    return tuple(out)
+
+
+def _switch(v):
+    """``--jit``: ``on``/``off``/``auto`` (or true/false) -> True/False/"auto"; anything else as it is."""
+    if isinstance(v, str):
+        return {"auto": "auto", "on": True, "true": True, "off": False, "false": False}.get(v.strip().lower(), v)
+    return v
+
+
+def _show_switch(v):
+    return "on" if v is True else "off" if v is False else v
+
+
+def _rank(v):
+    """``--linear-rank``: ``full``, ``auto`` or an int (the rule names a bad value)."""
+    if isinstance(v, str):
+        text = v.strip().lower()
+        return int(text) if text.lstrip("+-").isdigit() else text
+    return v
+
+
+# ----------------------------------------------------------------------------- the table
+class Setting:
+    """One setting: where it lives, its type, default, help, flags, and how its value is read and checked.
+
+    Args:
+        group: ``data``, ``window``, ``model``, ``train`` (the config that holds it) or
+            ``settings`` (a field of :class:`~forecast_cli.config.Settings` itself).
+        name: the field's name (and the keyword argument's).
+        type: the field's annotation as written in the dataclass (``"int"``, ``"str | None"``).
+        default: the default value, the library's and the command line's.
+        help: one line for ``--help``; the config's docstring has the long form.
+        *aliases: short flags, e.g. ``"-l"``.
+        flag: the long flag when it is not ``--`` + the name with dashes. Defaults to None.
+            A bool setting gets ``--x/--no-x``.
+        rule: what a value must be (checked by the config's ``check()``). Defaults to None.
+        parse: the command line's value (a string, or a tuple for a list option) -> the
+            setting's value; None keeps it as Typer converted it. Defaults to None.
+        show: the default as the command line writes it (``off`` for False). Defaults to None.
+        metavar: how ``--help`` names the value; a rule's choices when None. Defaults to None.
+    """
+
+    __slots__ = ("aliases", "default", "flag", "group", "help", "metavar", "name", "parse", "rule", "show", "type")
+
+    def __init__(self, group: str, name: str, type: str, default, help: str, *aliases: str, flag: str | None = None,
+                 rule: Rule | None = None, parse=None, show=None, metavar: str | None = None):
+        self.group, self.name, self.type, self.default = group, name, type, default
+        self.help, self.aliases = help, aliases
+        self.flag = flag or "--" + name.replace("_", "-")
+        self.rule, self.parse, self.show, self.metavar = rule, parse, show, metavar
+
+    def __repr__(self) -> str:
+        return f"Setting({self.group!r}, {self.name!r}, default={self.default!r})"
+
+
+GROUPS = ("data", "window", "settings", "model", "train")
+
+_D, _W, _S, _M, _T = GROUPS
+_ROWS = (
+    # DataConfig
+    Setting(_D, "target", "tuple[str, ...]", (), "Column(s) to forecast; repeat or separate with commas. "
+            "Required unless there is one numeric column.", "-t", rule=_NAMES, parse=_items),
+    Setting(_D, "features", "tuple[str, ...]", (), "Extra numeric input columns; repeat or separate with commas.",
+            "-f", rule=_NAMES, parse=_items),
+    Setting(_D, "date_col", "str | None", None, "Date column (found by name or by parsing if omitted).",
+            rule=_TEXT_OR_NONE),
+    Setting(_D, "time_col", "str | None", None, "Separate time-of-day column to combine with the date.",
+            rule=_TEXT_OR_NONE),
+    Setting(_D, "na_values", "tuple[str, ...]", (), "Extra missing-value markers, e.g. -200.", parse=_items),
+    Setting(_D, "max_gap", "int", 3, "Interpolate runs of up to this many missing steps.", rule=_int(0)),
+    Setting(_D, "gaps", "str", "error", "Longer gaps: 'error', or 'skip' the windows that cross them.",
+            rule=_one_of("error", "skip")),
+    Setting(_D, "sep", "str | None", None, "Field delimiter (sniffed if omitted).", rule=_TEXT_OR_NONE),
+    Setting(_D, "decimal", "str | None", None, "Decimal mark (sniffed if omitted).", rule=_TEXT_OR_NONE),
+    Setting(_D, "date_format", "str | None", None,
+            "strftime format of the dates, e.g. '%d/%m/%Y' (inferred if omitted).", rule=_TEXT_OR_NONE),
+    Setting(_D, "dayfirst", "bool | None", None, "Read numeric dates like 01/02/2021 day-first (or month-first). "
+            "If omitted: decided from the data (a field over 12, else the reading that gives a regular series; "
+            "dotted dates day-first); dates that stay ambiguous are refused.", rule=_BOOL_OR_NONE),
+    Setting(_D, "id_col", "str | None", None, "Column naming the series in a long-format file (one row per "
+            "series and timestamp, e.g. ticker).", rule=_TEXT_OR_NONE),
+    # WindowConfig, and Settings.season
+    Setting(_W, "lookback", "int", 30, "Input window length (steps).", "-l", rule=_int(1)),
+    Setting(_W, "horizon", "int", 5, "Steps predicted at once.", "-H", rule=_int(1)),
+    Setting(_S, "season", "int | None", None, "Season length for seasonal naive (inferred if omitted).",
+            rule=_int(1, none=True)),
+    # ModelConfig
+    Setting(_M, "model", "str", "lstm", "lstm, gru, attention (LSTM + attention) or peephole (LSTM with "
+            "peepholes).", "-m", rule=_one_of("lstm", "gru", "attention", "peephole")),
+    Setting(_M, "units", "int", 32, "Units per recurrent layer.", rule=_int(1)),
+    Setting(_M, "layers", "int", 1, "Stacked recurrent layers.", rule=_int(1)),
+    Setting(_M, "dropout", "float", 0.1, "Dropout after the recurrent stack (not on input features).",
+            rule=_float(0, 1)),
+    Setting(_M, "recurrent_dropout", "float", 0.0, "Dropout on the recurrent state.", rule=_float(0, 1)),
+    Setting(_M, "norm", "str", "last", "'last': model changes from each window's last value; 'none': levels.",
+            rule=_one_of("last", "none")),
+    Setting(_M, "linear_skip", "bool", True, "Add a linear path from the window beside the recurrent one.",
+            rule=_BOOL),
+    Setting(_M, "patch", "int", 0, "Run the recurrent layers over patches of N steps (fast on long lookbacks); "
+            "0: off.", rule=_int(0)),
+    Setting(_M, "channel_independent", "bool", False, "Forecast each column from its own history with shared "
+            "weights.", rule=_BOOL),
+    Setting(_M, "linear_fit", "str", "adam", "Linear path: 'adam' (trained with the network) or 'lstsq' "
+            "(closed-form ridge, frozen; the network learns its residual).", rule=_one_of("adam", "lstsq")),
+    Setting(_M, "linear_rank", "int | str", "full", "With --linear-fit lstsq: 'full' (ridge), an int r "
+            "(reduced-rank ridge: r horizon profiles) or 'auto' (rank and penalty chosen on validation).",
+            rule=_RANK, parse=_rank, metavar="[full|auto|INTEGER]"),
+    Setting(_M, "local", "bool", False, "With several series: one network per series instead of one global "
+            "network trained on all of them.", rule=_BOOL),
+    Setting(_M, "id_embedding", "int", 0, "With several series: give the global network each series' id as a "
+            "learned embedding of N dimensions; 0: off.", rule=_int(0)),
+    # TrainConfig
+    Setting(_T, "epochs", "int", 30, "Most training epochs.", rule=_int(1)),
+    Setting(_T, "batch_size", "int", 64, "Windows per step.", rule=_int(1)),
+    Setting(_T, "patience", "int", 5, "Early-stopping patience (epochs); best weights are restored.",
+            rule=_int(0)),
+    Setting(_T, "val_fraction", "float", 0.1, "Tail of the training windows that decides early stopping.",
+            rule=_float(0, 0.5, lo_open=True)),
+    Setting(_T, "learning_rate", "float", 1e-3, "Adam step size.", rule=_float(0, lo_open=True)),
+    Setting(_T, "seed", "int", 0, "Random seed: same seed, same numbers.", rule=_int(0, 2**32 - 1)),
+    Setting(_T, "threads", "int", 1, "TensorFlow intra-op threads (0: TensorFlow decides).", rule=_int(0)),
+    Setting(_T, "jit_compile", "bool | str", False, "XLA-compile training: off, on, or auto (when windows x "
+            "lookback >= 1e6).", flag="--jit", rule=_JIT, parse=_switch, show=_show_switch,
+            metavar="[off|on|auto]"),
+)
+
+# name -> Setting, in the order of the configs' fields (and of the options in --help).
+TABLE = {s.name: s for s in _ROWS}
+
+
+# ----------------------------------------------------------------------------- helpers
+def unknown_setting(name: str) -> str:
+    """The message for a name that is no setting, with the nearest valid one."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(TABLE), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else "see forecast_cli.config.settings_table() for the names"
+    return f"unknown setting {name!r}; {hint}"
+
+
+def _get(name: str) -> Setting:
+    try:
+        return TABLE[name]
+    except KeyError:
+        raise ConfigError(unknown_setting(name)) from None
+
+
+def option_decls(name: str) -> tuple[str, ...]:
+    """The command-line flags of a setting: ``('--lookback', '-l')``, ``('--local/--no-local',)``."""
+    s = _get(name)
+    return (f"{s.flag}/--no-{s.flag[2:]}" if s.type in ("bool", "bool | None") else s.flag, *s.aliases)
+
+
+def envvar(name: str) -> str:
+    """The environment variable of a setting: ``FORECAST_`` + its long flag (``FORECAST_JIT``)."""
+    return "FORECAST_" + _get(name).flag[2:].replace("-", "_").upper()
+
+
+def cli_default(name: str):
+    """A setting's default as the command line writes it (``off`` for ``jit_compile=False``; None for ``()``)."""
+    s = _get(name)
+    if s.show is not None:
+        return s.show(s.default)
+    return None if s.default == () else s.default
+
+
+def from_cli(name: str, value):
+    """A command-line (or config-file) value of a setting, as the config stores it.
+
+    >>> from_cli("jit_compile", "on"), from_cli("linear_rank", "3"), from_cli("target", ["Close,Open", "High"])
+    (True, 3, ('Close', 'Open', 'High'))
+    """
+    parse = _get(name).parse
+    return value if parse is None else parse(value)
+
+
+def check_value(name: str, value) -> None:
+    """Check one value against its setting's rule; ConfigError naming the flag when it breaks it.
+
+    >>> check_value("dropout", 1.5)
+    Traceback (most recent call last):
+    ...
+    forecast_cli.errors.ConfigError: --dropout must be a float in [0, 1). Got 1.5.
+    """
+    s = _get(name)
+    if s.rule is not None and not s.rule.ok(value):
+        raise ConfigError(f"{s.flag} must be {s.rule.expect}. Got {value!r}.")

@@ -1,0 +1,161 @@
+"""The library API: Forecaster on many series, cross-validation by common cutoffs, bundles."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast_cli.errors import ConfigError
+from forecast_cli.panel_cv import cross_validate_panel, fold_origins, make_cutoffs
+
+FAST = dict(lookback=48, horizon=12, epochs=4, units=8, seed=0, linear_fit="lstsq", patch=12)
+
+
+def _three_series(n=360, seed=0) -> pd.DataFrame:
+    """Three hourly series with known patterns: a daily cycle, a bigger one on a higher level, a
+    cycle on a trend; a little noise so that no scale is zero."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    day = np.sin(2 * np.pi * t / 24)
+    ys = {"flat": 10 + day, "big": 500 + 40 * day, "trend": 50 + 0.05 * t + 3 * day}
+    ds = pd.date_range("2024-01-01", periods=n, freq="h")
+    return pd.concat([pd.DataFrame({"unique_id": k, "ds": ds, "y": v + rng.normal(0, 0.02 * np.std(v), n)})
+                      for k, v in ys.items()], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def three():
+    return _three_series()
+
+
+@pytest.fixture(scope="module")
+def fitted(three):
+    from forecast_cli import Forecaster
+
+    fc = Forecaster(**FAST)
+    result = fc.fit_holdout(three, holdout=48)
+    return fc, result
+
+
+def test_global_model_beats_naive_on_each_series(three):
+    from forecast_cli import Forecaster
+
+    fc = Forecaster(**FAST)
+    cv = fc.cross_validate(three, folds=2)
+    m = cv.attrs["metrics"]
+    assert list(cv.columns) == ["unique_id", "fold", "cutoff", "ds", "y", "model", "naive", "seasonal_naive",
+                                "linear"]
+    assert len(cv) == 3 * 2 * 12 and not cv.isna().any().any()
+    assert m["verdict"]["beats"]["naive"] == {"wins": 3, "ties": 0, "losses": 0}
+    for sid in ("flat", "big", "trend"):
+        assert m["series"][sid]["model"]["mase"] < 0.5 * m["series"][sid]["naive"]["mase"]
+    # the headline is the mean over series of the scale-free measures
+    assert m["mean"]["model"]["mase"] == pytest.approx(np.mean([m["series"][s]["model"]["mase"] for s in m["series"]]))
+
+
+def test_cutoffs_are_common_and_ordered():
+    idx = pd.date_range("2024-01-01", periods=100, freq="D")
+    cuts = make_cutoffs([idx, idx[10:90]], horizon=5, folds=3)
+    assert [c.cutoff for c in cuts] == [idx[84], idx[89], idx[94]]
+    assert all(c.end == c.cutoff + pd.Timedelta(days=5) for c in cuts)
+    with pytest.raises(ConfigError, match="--test-size"):
+        make_cutoffs([idx], horizon=5, test_size=3)
+
+
+class _Spy:
+    """A many-series forecaster that records what it was trained on and forecasts the last value."""
+
+    name = "model"
+    seen: list = []
+
+    def fit(self, series, origins, keys=None):
+        _Spy.seen.append([np.asarray(o) for o in origins])
+        return self
+
+    def predict(self, series, origins, keys=None):
+        return [np.repeat(np.asarray(s)[np.asarray(o), None, :1], 6, axis=1) for s, o in zip(series, origins)]
+
+
+def test_no_training_target_reaches_a_test_row_in_any_series():
+    """Series of different spans; with rolling origins in each span, every training window's last
+    target is at or before its fold's cutoff, and every test target after it, in every series."""
+    L, H = 10, 6
+    full = pd.date_range("2024-01-01", periods=200, freq="D")
+    indexes = [full, full[30:], full[:170]]
+    values = [np.arange(len(ix), dtype=float)[:, None] for ix in indexes]
+    _Spy.seen = []
+    frame, result = cross_validate_panel(["a", "b", "c"], indexes, values, lookback=L, horizon=H, season=7,
+                                         make_model=_Spy, make_baselines=lambda: [], folds=3, test_size=12)
+    cuts = make_cutoffs(indexes, H, 3, 12)
+    assert len(_Spy.seen) == 3
+    for cut, origins in zip(cuts, _Spy.seen):
+        for ix, o in zip(indexes, origins):
+            if len(o):
+                assert ix[o.max() + H] <= cut.cutoff
+        got = frame[frame.fold == cut.index]
+        assert (got.ds > cut.cutoff).all() and (got.ds <= cut.end).all()
+        assert (pd.to_datetime(got.cutoff) >= cut.cutoff).all()
+    # the series that ends before the last span has no test rows there, and is not invented
+    assert not ((frame.unique_id == "c") & (frame.fold == 3)).any()
+    # origins straddling a cutoff are never in both sets
+    for ix, v in zip(indexes, values):
+        tr, te = fold_origins(ix, v, cuts[0], L, H)
+        assert not set(tr) & set(te)
+
+
+def test_fit_holdout_predict_with_intervals(fitted, three):
+    fc, result = fitted
+    assert result["holdout_steps"] == 48 and result["verdict"]["series"] == 3
+    p = fc.predict(level=[80, 95])
+    assert list(p.columns) == ["unique_id", "ds", "model", "model-lo-80", "model-hi-80", "model-lo-95", "model-hi-95",
+                               "short_history"]
+    assert len(p) == 36 and np.isfinite(p.select_dtypes(float).to_numpy()).all()
+    assert (p["model-lo-95"] <= p["model-lo-80"]).all() and (p["model-lo-80"] <= p["model"]).all()
+    assert (p["model"] <= p["model-hi-80"]).all() and (p["model-hi-80"] <= p["model-hi-95"]).all()
+    last = three.groupby("unique_id").ds.max()
+    first = p.groupby("unique_id").ds.min()
+    assert (first == last + pd.Timedelta(hours=1)).all()
+    assert not p.short_history.any()
+    assert len(fc.predict(h=3)) == 9
+    with pytest.raises(ConfigError, match=r"h must be an int in \[1, 12\]"):
+        fc.predict(h=13)
+
+
+def test_unseen_and_short_series_get_forecasts(fitted, three):
+    fc, _ = fitted
+    big = three[three.unique_id == "big"]
+    new = pd.concat([big.assign(unique_id="listed_last_month").iloc[-20:], big.assign(unique_id="other")])
+    p = fc.predict(df=new)
+    short = p[p.unique_id == "listed_last_month"]
+    assert short.short_history.all() and not p[p.unique_id == "other"].short_history.any()
+    assert np.isfinite(p.model).all()
+    # an unseen series with the history of a training one gets that one's forecast: no state per id
+    np.testing.assert_allclose(p[p.unique_id == "other"].model.to_numpy(),
+                               fc.predict().query("unique_id == 'big'").model.to_numpy(), rtol=1e-6)
+
+
+def test_save_load_round_trip(fitted, tmp_path):
+    from forecast_cli import Forecaster
+    from forecast_cli.bundle import read_manifest
+
+    fc, _ = fitted
+    path = tmp_path / "many.fcst"
+    fc.save(path)
+    m = read_manifest(path)
+    assert m["panel"]["state"]["keys"] == ["big", "flat", "trend"] and m["panel"]["id_col"] == "unique_id"
+    again = Forecaster.load(path)
+    a, b = fc.predict(level=[80]), again.predict(level=[80])
+    pd.testing.assert_frame_equal(a, b, rtol=1e-7)
+
+
+def test_settings_checked_at_fit_not_before(three):
+    from forecast_cli import Forecaster
+
+    fc = Forecaster(lookbak=48)  # stored as given, as scikit-learn does
+    assert fc.get_params() == {"lookbak": 48}
+    with pytest.raises(ConfigError, match="did you mean 'lookback'"):
+        fc.fit(three)
+    with pytest.raises(ConfigError, match="not fitted"):
+        Forecaster().predict()
+    with pytest.raises(ConfigError, match="must be a pandas DataFrame"):
+        Forecaster(**FAST).fit([1, 2, 3])

@@ -1,0 +1,206 @@
+"""The global model across series (forecast_cli/global_model.py) and the across-series baselines."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from forecast_cli.baselines import (
+    Naive,
+    PanelBaseline,
+    SeasonalNaive,
+    make_panel_baselines,
+)
+from forecast_cli.config import ModelConfig, TrainConfig, WindowConfig
+from forecast_cli.errors import ConfigError, DataError
+from forecast_cli.global_model import GlobalForecaster
+from forecast_cli.windows import gather, normalise_windows, pad_windows, valid_origins
+
+L, H, M = 24, 6, 12
+N, CUT = 360, 300  # rows per series; training windows end before CUT, test origins from CUT
+KEYS = ["flat", "trend", "big"]
+FAST = {"window": WindowConfig(L, H), "train": TrainConfig(epochs=2, batch_size=64, patience=1)}
+
+
+def _series(seed=0):
+    """Three series with known patterns: a daily-like cycle (period 12) at three levels/amplitudes,
+    one with a trend, one 1,000 times larger."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(N, dtype=float)
+    cyc = np.sin(2 * np.pi * t / M)
+    return [(20 + 5 * cyc + 0.3 * rng.standard_normal(N))[:, None],
+            (50 + 0.05 * t + 8 * cyc + 0.3 * rng.standard_normal(N))[:, None],
+            (2e4 + 4e3 * cyc + 100 * rng.standard_normal(N))[:, None]]
+
+
+def _train_origins(series):
+    return [valid_origins(s, L, H, stop=CUT) for s in series]
+
+
+def _test_origins(series):
+    return [np.arange(CUT, N - H) for _ in series]
+
+
+def _mae(pred, s, origins):
+    _, Y = gather(s, origins, L, H, 1, dtype=np.float64)
+    return float(np.mean(np.abs(pred - Y)))
+
+
+def _model(**kw):
+    return ModelConfig(units=8, patch=6, linear_fit="lstsq", dropout=0.0, **kw)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    series = _series()
+    g = GlobalForecaster(FAST["window"], _model(), FAST["train"], n_targets=1, season=M)
+    return series, g.fit(series, _train_origins(series), keys=KEYS)
+
+
+def test_global_model_beats_naive_on_each_series(fitted):
+    series, g = fitted
+    test = _test_origins(series)
+    preds = g.predict(series, test, keys=KEYS)
+    naive = PanelBaseline(lambda: Naive(H, 1)).fit(series, _train_origins(series)).predict(series, test)
+    for k, s, o, p, n in zip(KEYS, series, test, preds, naive):
+        assert p.shape == (len(o), H, 1)
+        assert _mae(p, s, o) < 0.5 * _mae(n, s, o), k
+    lo, hi = g.level_range_
+    assert 15 < lo < 25 and 1.5e4 < hi < 2.5e4
+    assert g.out_of_range([series[0] * 1e4, series[1]], keys=["huge", "ok"]) == ["huge"]
+
+
+def test_windows_never_cross_series(fitted):
+    series, g = fitted
+    Z, tr, va, tr_id, va_id = g._layout(series, _train_origins(series))
+    origins = np.concatenate([tr, va])
+    assert len(origins) == sum(len(o) for o in _train_origins(series))
+    X, Y = gather(Z, origins, L, H, 1, dtype=np.float64)
+    assert np.isfinite(X).all() and np.isfinite(Y).all()   # a NaN row separates the series
+    ids = np.concatenate([tr_id, va_id])
+    level = np.exp(np.concatenate([X[:, :, 0], Y[:, :, 0]], axis=1))  # Z holds logs of positive series
+    for i, s in enumerate(series):
+        rows = level[ids == i + 1]
+        assert rows.min() >= s[:CUT].min() * (1 - 1e-5) and rows.max() <= s[:CUT].max() * (1 + 1e-5)
+    # the early-stopping windows are each series' last ones
+    for i in range(3):
+        assert tr[tr_id == i + 1].max() < va[va_id == i + 1].min()
+
+
+def test_tf_pipeline_scales_like_numpy(fitted):
+    series, g = fitted
+    Z, tr, _, tr_id, _ = g._layout(series, _train_origins(series))
+    xb, yb = next(iter(g._window_dataset(Z, tr[:50], tr_id[:50], 50)))
+    Xn, Yn = g._normalised(Z, tr[:50])
+    np.testing.assert_allclose(np.asarray(xb), Xn, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(yb), Yn, atol=1e-4)
+
+
+def test_short_history_padding_changes_no_full_window(fitted):
+    series, g = fitted
+    full = np.stack([s[CUT - L + 1:CUT + 1] for s in series])
+    ref = g.predict_windows(full, keys=KEYS)
+    short = full[1].copy()
+    short[:10] = 0.0                                           # 14 real rows, padding of zeros
+    other = full[1].copy()
+    other[:10] = 1e6                                           # different padding, same real rows
+    mixed = g.predict_windows(np.stack([full[0], short, full[2], other]), keys=KEYS + ["trend"],
+                              lengths=[L, 14, L, 14])
+    np.testing.assert_array_equal(mixed[[0, 2]], ref[[0, 2]])
+    np.testing.assert_allclose(mixed[1], mixed[3])             # the padding itself is ignored
+    assert np.isfinite(mixed).all()
+    assert np.abs(mixed[1] - series[1][CUT + 1:CUT + 1 + H]).mean() < 3.0
+    # padding repeats the real rows with the season's period
+    padded = pad_windows(short[None], np.array([14]), M)[0, :, 0]
+    np.testing.assert_array_equal(padded[:10], padded[12:22])
+
+
+def test_unseen_key_and_state_round_trip(fitted, tmp_path):
+    series, g = fitted
+    win = np.stack([s[CUT - L + 1:CUT + 1] for s in series])
+    np.testing.assert_allclose(g.predict_windows(win, keys=["new1", "new2", "new3"]),
+                               g.predict_windows(win, keys=KEYS))  # no per-series state
+    np.testing.assert_allclose(g.predict_windows(win), g.predict_windows(win, keys=KEYS))
+    state = json.loads(json.dumps(g.get_state()))
+    assert state["keys"] == KEYS and state["kind"] == "global"
+    from forecast_cli.models import CUSTOM_OBJECTS
+    from forecast_cli.runtime import import_keras
+
+    keras = import_keras()
+    path = tmp_path / "m.keras"
+    g.keras_models()[0].save(path)
+    loaded = keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS, compile=False, safe_mode=True)
+    g2 = GlobalForecaster.from_state(state, [loaded], FAST["window"], _model(), FAST["train"])
+    np.testing.assert_allclose(g2.predict_windows(win, keys=KEYS), g.predict_windows(win, keys=KEYS), rtol=1e-5)
+
+
+def test_id_embedding_known_and_unknown_ids():
+    series = _series(1)
+    g = GlobalForecaster(FAST["window"], _model(id_embedding=2), FAST["train"], n_targets=1, season=M)
+    g.fit(series, _train_origins(series), keys=KEYS)
+    assert [i.name for i in g.model_.inputs] == ["window", "series_id"]
+    win = np.stack([s[CUT - L + 1:CUT + 1] for s in series])
+    known, unknown = g.predict_windows(win, keys=KEYS), g.predict_windows(win, keys=["x", "y", "z"])
+    assert known.shape == unknown.shape == (3, H, 1) and np.isfinite(unknown).all()
+    g2 = GlobalForecaster.from_state(json.loads(json.dumps(g.get_state())), g.keras_models(),
+                                     FAST["window"], _model(id_embedding=2), FAST["train"])
+    np.testing.assert_allclose(g2.predict_windows(win, keys=KEYS), known, rtol=1e-6)
+
+
+def test_local_mode_fits_one_network_per_series():
+    series = _series(2)
+    g = GlobalForecaster(FAST["window"], _model(local=True), TrainConfig(epochs=1, batch_size=64),
+                         n_targets=1, season=M)
+    g.fit(series, _train_origins(series), keys=KEYS)
+    assert g.local and list(g.members_) == KEYS
+    assert len({id(m.model_) for m in g.members_.values()}) == 3 and len(g.keras_models()) == 3
+    test = _test_origins(series)
+    for s, o, p in zip(series, test, g.predict(series, test, keys=KEYS)):
+        assert _mae(p, s, o) < _mae(Naive(H, 1).predict(s, o), s, o)
+    win = series[0][CUT - L + 1:CUT + 1][None]
+    sn = SeasonalNaive(H, 1, M).predict(win[0], [L - 1])
+    np.testing.assert_allclose(g.predict_windows(win, keys=["unseen"]), sn)  # fallback, reported
+    assert g.fallback_keys_ == {"unseen"}
+    state = json.loads(json.dumps(g.get_state()))
+    g2 = GlobalForecaster.from_state(state, g.keras_models(), FAST["window"], _model(local=True), FAST["train"])
+    np.testing.assert_allclose(g2.predict(series, test, keys=KEYS)[1], g.predict(series, test, keys=KEYS)[1])
+
+
+def test_non_positive_series_are_scaled_in_their_units():
+    t = np.arange(N, dtype=float)
+    series = [(3 * np.sin(2 * np.pi * t / M))[:, None], (10 + 3 * np.sin(2 * np.pi * t / M))[:, None]]
+    g = GlobalForecaster(FAST["window"], _model(), TrainConfig(epochs=1), n_targets=1, season=M)
+    g.fit(series, _train_origins(series))
+    assert g.logged_ == [[False], [True]]
+    test = _test_origins(series)
+    for s, o, p in zip(series, test, g.predict(series, test)):
+        assert np.isfinite(p).all() and _mae(p, s, o) < 0.5
+
+
+def test_global_linear_and_panel_baselines():
+    series = _series(3)
+    tr, test = _train_origins(series), _test_origins(series)
+    naive, snaive, lin = make_panel_baselines(L, H, 1, M)
+    assert [b.name for b in (naive, snaive, lin)] == ["naive", "seasonal_naive", "linear"]
+    preds = {b.name: b.fit(series, tr).predict(series, test) for b in (naive, snaive, lin)}
+    for i, s in enumerate(series):
+        assert _mae(preds["linear"][i], s, test[i]) < _mae(preds["naive"][i], s, test[i])
+        np.testing.assert_allclose(preds["seasonal_naive"][i], SeasonalNaive(H, 1, M).predict(s, test[i]))
+
+
+def test_normalised_windows_are_scale_free():
+    X = np.stack([_series()[0][:L], _series()[0][:L] * 1000])
+    Xn, _ = normalise_windows(X, M)
+    np.testing.assert_allclose(Xn[0], Xn[1], atol=1e-5)
+
+
+def test_refusals():
+    series = _series()
+    g = GlobalForecaster(FAST["window"], _model(), FAST["train"], n_targets=1, season=M)
+    with pytest.raises(ConfigError, match="not fitted"):
+        g.predict_windows(np.zeros((1, L, 1)))
+    with pytest.raises(ConfigError, match="unique"):
+        g.fit(series[:2], _train_origins(series)[:2], keys=["a", "a"])
+    with pytest.raises(DataError, match="only 4 training windows"):
+        g.fit(series[:1], [np.arange(L - 1, L + 3)])

@@ -131,7 +131,14 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFl
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR is respected too).")]
 
-DataArg = Annotated[str, typer.Argument(help="CSV file, or - for standard input.", show_default=False)]
+DataArg = Annotated[list[str], typer.Argument(
+    help="CSV or Parquet file, or - for standard input; or a folder, a glob or several files: one series each "
+         "(named by the file's stem). With --id-col, a long file of many series.", show_default=False)]
+
+
+def _source(data: list[str]):
+    """The DATA argument as the library takes it: one path (or glob, folder, -), or a list of files."""
+    return data[0] if len(data) == 1 else list(data)
 StrictOpt = Annotated[bool, typer.Option(
     "--strict", envvar=_env("strict"),
     help="With several series: fail when any series is left out (too short, another frequency, a long gap) "
@@ -267,7 +274,7 @@ def check(
     from .report import render_check
 
     cfg = settings.data
-    summary = api.check(data, cfg).summary()
+    summary = api.check(_source(data), cfg).summary()
     if json_out:
         _print_json(summary)
     elif "series" in summary:  # many series: a folder, glob, or --id-col
@@ -306,7 +313,7 @@ def evaluate(
     from .report import render_evaluation
 
     with _Progress(_progress_enabled()) as prog:
-        result = api.evaluate(data, *settings, folds=folds, cv=cv, season=settings.season, test_size=test_size,
+        result = api.evaluate(_source(data), *settings, folds=folds, cv=cv, season=settings.season, test_size=test_size,
                               by_step=by_step, predictions_path=predictions, on_fold=prog.on_fold,
                               on_epoch=prog.on_epoch, strict=strict)
     _warn_skipped(result)
@@ -345,7 +352,7 @@ def train(
     from .report import render_train
 
     with _Progress(_progress_enabled()) as prog:
-        result = api.train(data, output, *settings, holdout=holdout, season=settings.season,
+        result = api.train(_source(data), output, *settings, holdout=holdout, season=settings.season,
                            on_epoch=prog.on_epoch, strict=strict)
     _warn_skipped(result)
     if json_out:
@@ -412,8 +419,8 @@ def predict(
     if output not in (None, "-"):
         from .files import check_output
 
-        check_output(output, example="forecast.csv", inputs=(data,))
-    fc = _predict(bundle, data, steps=steps, levels=levels, date_format=date_format, dayfirst=dayfirst,
+        check_output(output, example="forecast.csv", inputs=tuple(data))
+    fc = _predict(bundle, _source(data), steps=steps, levels=levels, date_format=date_format, dayfirst=dayfirst,
                   id_col=id_col)
     for w in fc.info["warnings"]:
         _warn(w)
@@ -553,6 +560,12 @@ def inspect_view(path, manifest: dict) -> dict:
             node = node[0] if node else None
         view["conformal"] = {**{k: v for k, v in conf.items() if k != "residuals"},
                              "residuals_shape": shape, "residuals_dims": ["horizon", "n_targets", "n_windows"]}
+    panel = manifest.get("panel")
+    if isinstance(panel, dict):  # a model of many series: its ids, not every stored window
+        tails = panel.get("tails") or {}
+        view["panel"] = {**{k: v for k, v in panel.items() if k not in ("tails", "tail_ends")},
+                         "series": len((panel.get("state") or {}).get("keys") or []),
+                         "stored_windows": len(tails)}
     return view
 
 

@@ -567,6 +567,11 @@ def predict(bundle_path, source, steps: int | None = None, levels: Sequence[floa
     if id_col is not None:
         raise ConfigError("--id-col needs a model of many series; this bundle was trained on one series "
                           "(train on a long file or a folder of files)")
+    from .panel import is_many
+
+    if is_many(source):
+        raise ConfigError("this bundle forecasts one series: give predict one file, or score a folder of files "
+                          "with forecast score")
     H = int(manifest["window"]["horizon"])
     steps = check_steps(steps, H)
     levels = check_levels(levels)

@@ -278,8 +278,19 @@ def render_inspect(console: Console, v: dict) -> None:
         ("model", ", ".join(f"{k} {val}" for k, val in m.items())),
         ("training", ", ".join(f"{k} {val}" for k, val in tr.items())),
     ]))
+    panel = v.get("panel")
+    if isinstance(panel, dict):
+        keys = (panel.get("state") or {}).get("keys") or []
+        shown = ", ".join(map(str, keys[:8])) + (f" ... ({len(keys)} in all)" if len(keys) > 8 else "")
+        console.print(_kv_table("many series", [
+            ("model", "one global network, every window scaled on its own (any series can be forecast)"),
+            ("trained on", f"{len(keys)} series: {shown}"),
+            ("id column", panel.get("id_col")),
+            ("season of the scaling", (panel.get("state") or {}).get("season")),
+        ]))
     d = v.get("data", {})
     console.print(_kv_table("data contract (columns a file must carry to be scored)", [
+        ("id column", d.get("id_col") or "-"),
         ("date column", d.get("date_col")),
         ("time column", d.get("time_col")),
         ("target", d.get("target")),

@@ -204,3 +204,25 @@ def test_refusals():
         g.fit(series[:2], _train_origins(series)[:2], keys=["a", "a"])
     with pytest.raises(DataError, match="only 4 training windows"):
         g.fit(series[:1], [np.arange(L - 1, L + 3)])
+
+
+def test_ensemble_over_lookbacks_is_one_keras_model(tmp_path):
+    series = _series(4)
+    g = GlobalForecaster(FAST["window"], _model(), TrainConfig(epochs=1), n_targets=1, season=M, ensemble=2)
+    assert g.member_reads() == [24, 12]
+    g.fit(series, _train_origins(series), keys=KEYS)
+    assert len(g.keras_models()) == 1 and [m["reads"] for m in g.get_state()["ensemble_members"]] == [24, 12]
+    test = _test_origins(series)
+    for s, o, p in zip(series, test, g.predict(series, test, keys=KEYS)):
+        assert _mae(p, s, o) < 0.5 * _mae(Naive(H, 1).predict(s, o), s, o)
+    from forecast_cli.models import CUSTOM_OBJECTS
+    from forecast_cli.runtime import import_keras
+
+    keras = import_keras()
+    g.keras_models()[0].save(tmp_path / "e.keras")
+    loaded = keras.saving.load_model(tmp_path / "e.keras", custom_objects=CUSTOM_OBJECTS, compile=False,
+                                     safe_mode=True)
+    g2 = GlobalForecaster.from_state(json.loads(json.dumps(g.get_state())), [loaded], FAST["window"], _model(),
+                                     TrainConfig(epochs=1))
+    win = np.stack([s[CUT - L + 1:CUT + 1] for s in series])
+    np.testing.assert_allclose(g2.predict_windows(win, keys=KEYS), g.predict_windows(win, keys=KEYS), rtol=1e-5)

@@ -137,12 +137,10 @@ def load_input(source, manifest: dict, cfg=None):
 
     cfg = cfg or data_config(manifest)
     md = manifest["data"]
-    # Clean files take a fast path; anything unusual gets the full reading and its diagnosis.
-    fast = _data.load_fast(source, cfg, expect=(md.get("freq"), bool(md.get("trading_days"))))
-    if fast is not None:
-        return fast
+    # The one reader: a clean file takes its fast path (the bundle's frequency is known), anything
+    # unusual the full reading and its diagnosis.
     try:
-        return _data.load(source, cfg, require_target=True)
+        return _data.load(source, cfg, require_target=True, expect=(md.get("freq"), bool(md.get("trading_days"))))
     except DataError as e:
         if "not found" not in e.message or (isinstance(source, str) and source == "-"):
             raise
@@ -224,8 +222,6 @@ def load_by_id(source, cfg):
     """The series of a long file by ``cfg.id_col`` (a :class:`~forecast_cli.panel.Panel`), or None when
     the file has no such column: a file without the bundle's id column is one series, named by its
     stem (the README's rule), as a folder of one file per series is."""
-    from dataclasses import replace
-
     from .panel import load_panel
 
     try:
@@ -235,7 +231,7 @@ def load_by_id(source, cfg):
             raise
     if isinstance(source, str) and source == "-":
         raise DataError(f"stdin has no column '{cfg.id_col}'; give --id-col NAME", path="-")
-    return load_panel(source, replace(cfg, id_col=None), require_target=True, min_rows=1)
+    return None
 
 
 def input_series(source, manifest: dict, cfg, lookback: int, steps: int,
@@ -244,9 +240,8 @@ def input_series(source, manifest: dict, cfg, lookback: int, steps: int,
     timestamps)]``. A long file (``cfg.id_col``) gives one entry per series; any other file one entry,
     id None. A window holds at most ``lookback`` rows: a shorter one is a short history, padded by
     the model."""
-    if cfg.id_col:
-        panel = load_by_id(source, cfg)
-    if not cfg.id_col or panel.id_col != cfg.id_col:
+    panel = load_by_id(source, cfg) if cfg.id_col else None
+    if panel is None:
         rows, win, ts = input_tail(source, manifest, cfg, lookback, steps, warnings, allow_short=True)
         return [(None, rows, win, ts)]
     out = []
@@ -522,7 +517,9 @@ def predict_many(bundle_path, source, steps: int | None = None, levels: Sequence
     cfg = data_config(manifest).with_dates(date_format, dayfirst)
     if id_col is not None:
         cfg = replace(cfg, id_col=id_col).check()
-    panel = load_by_id(source, cfg) if cfg.id_col else load_panel(source, cfg, require_target=True, min_rows=1)
+    panel = load_by_id(source, cfg) if cfg.id_col else None
+    if panel is None:  # one series per file
+        panel = load_panel(source, replace(cfg, id_col=None), require_target=True, min_rows=1)
     fc = Forecaster.load(bundle_path)
     warnings = [f"series '{s['id']}' left out: {s['reason']}" for s in panel.skipped]
     if levels and getattr(fc, "residuals_", None) is None:

@@ -426,6 +426,14 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         entry["rows"] = int(sum(rows for _, rows, _, _ in got))
         if cfg.id_col:
             entry["series"] = len(got)
+        if many:  # a global model forecasts any series; say so when one's level is far from the training series'
+            one = got[0][0] is None  # a file of one series (no id column)
+            far = forecaster.out_of_range([w for _, _, w, _ in got], [str(sid) for sid, _, _, _ in got])
+            if far:
+                lo, hi = forecaster.level_range_
+                what = "its level is" if one else f"series {', '.join(far[:5])} have levels"
+                file_warnings.append(f"{entry['input']}: {what} more than 10 times outside the training series' "
+                                     f"({lo:.4g} .. {hi:.4g}); check the forecast")
         short = [sid if sid is not None else entry["input"] for sid, _, w, _ in got if len(w) < L]
         if short:
             entry["short_history"] = short

@@ -64,6 +64,8 @@ def test_a_global_bundle_scores_each_window_on_its_own_scale(panel_bundle, tmp_p
     r = runner.invoke(app, ["score", str(path), str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "-o",
                             str(tmp_path / "out")])
     assert r.exit_code == 0, r.output
+    assert "b.csv: its level is more than 10 times outside the training series'" in r.stderr
+    assert "a.csv" not in r.stderr
     a = pd.read_csv(tmp_path / "out" / "a.forecast.csv")
     b = pd.read_csv(tmp_path / "out" / "b.forecast.csv")
     np.testing.assert_allclose(b.y.to_numpy(), 1000 * a.y.to_numpy(), rtol=1e-4)

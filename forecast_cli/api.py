@@ -158,6 +158,8 @@ def evaluate_many(source, data: DataConfig, window: WindowConfig = WindowConfig(
     fc = Forecaster(**_flat_settings(data, window, model, train, season))
     frame = fc.cross_validate(panel, folds=folds, test_size=test_size, step=step, on_fold=on_fold)
     result = dict(frame.attrs.pop("metrics"))
+    result.pop("skipped", None)  # in data.skipped
+    result.pop("season", None)  # in settings.season
     if predictions_path is not None:
         from .files import atomic_write
 

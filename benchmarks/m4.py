@@ -50,6 +50,7 @@ PRESET = {
     "lookback": 168, "patch": 24, "units": 64, "layers": 1, "dropout": 0.1, "model": "lstm",
     "linear_fit": "lstsq", "epochs": 30, "patience": 3, "batch_size": 256, "learning_rate": 1e-3,
     "val_fraction": 0.1, "loss": "mae", "log": True, "id_embedding": 0, "ensemble": 1,
+    "balance": 0.0,
 }
 
 
@@ -114,7 +115,7 @@ def forecast(train_long: pd.DataFrame, settings: dict, seed: int, local: bool) -
         series.append(v)
         origins.append(valid_origins(v, s["lookback"], HORIZON))
     g = GlobalForecaster(window, model, train, n_targets=1, season=SEASON, log=s["log"], loss=s["loss"],
-                         ensemble=s["ensemble"])
+                         ensemble=s["ensemble"], balance=s["balance"])
     g.fit(series, origins, keys=keys)
     L = s["lookback"]
     X = np.zeros((len(series), L, 1))

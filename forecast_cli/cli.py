@@ -295,7 +295,8 @@ def evaluate(
     cv: Annotated[str, typer.Option("--cv", envvar=_env("cv"),
                                     help="'expanding' (train on all the past) or 'sliding' (fixed-size past).")] = "expanding",
     test_size: Annotated[Optional[int], typer.Option("--test-size", min=1, envvar=_env("test_size"),
-                                                      help="Rows per test span (default rows // (folds + 1)).")] = None,
+                                                      help="Rows per test span (default rows // (folds + 1)); with many series, steps "
+                                                           "after each cutoff (default the horizon).")] = None,
     by_step: Annotated[bool, typer.Option("--by-step", help="Also report metrics per horizon step.")] = False,
     predictions: Annotated[Optional[str], typer.Option(
         "--predictions", show_default=False,

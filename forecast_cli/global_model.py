@@ -74,6 +74,12 @@ class GlobalForecaster:
             ``k`` reads the last ``lookback * (k - j) / k`` rows of each window (see
             :meth:`member_reads`) and is seeded ``seed + 1000 j``. Defaults to ``model.ensemble``
             when the settings have it, else 1.
+        balance: weight each training window of a logged series by ``1 + balance * s``, ``s`` its
+            scale (mean absolute seasonal difference of log values). Windows are scaled by ``s``, so
+            the loss alone weighs every series like MASE does (its error over its own seasonal
+            variation); the weight moves it towards relative errors (sMAPE's), which count more on
+            series that vary a lot within a season. 0 = off. Defaults to ``train.balance`` when the
+            settings have it, else 0.
 
     >>> import numpy as np
     >>> from forecast_cli.config import ModelConfig, TrainConfig, WindowConfig
@@ -90,12 +96,13 @@ class GlobalForecaster:
 
     def __init__(self, window: WindowConfig, model: ModelConfig, train: TrainConfig, n_targets: int,
                  season: int = 1, *, log: bool | None = None, loss: str | None = None,
-                 ensemble: int | None = None):
+                 ensemble: int | None = None, balance: float | None = None):
         self.window, self.model_cfg, self.train_cfg = window, model, train
         self.n_targets, self.season = int(n_targets), max(1, int(season))
         self.log = bool(getattr(model, "log_scale", True) if log is None else log)
         self.loss = str(getattr(train, "loss", "mae") if loss is None else loss)
         self.ensemble = max(1, int(getattr(model, "ensemble", 1) if ensemble is None else ensemble))
+        self.balance = float(getattr(train, "balance", 0.0) if balance is None else balance)
         self.norm_lag = norm_season(window.lookback, self.season)
 
     # -- fitting -----------------------------------------------------------------------------
@@ -131,7 +138,7 @@ class GlobalForecaster:
             self.members_ = {}
             for s, o, k in zip(series, origins, keys):
                 m = GlobalForecaster(self.window, sub_model, self.train_cfg, self.n_targets, self.season,
-                                     log=self.log, loss=self.loss, ensemble=self.ensemble)
+                                     log=self.log, loss=self.loss, ensemble=self.ensemble, balance=self.balance)
                 self.members_[k] = m.fit([s], [o], keys=[k], on_epoch=on_epoch)
             return self
         from . import runtime
@@ -228,6 +235,10 @@ class GlobalForecaster:
         out_off = tf.range(1, H + 1, dtype=tf.int64)
         use_ids = self._use_ids
         seed = self.train_cfg.seed
+        balance = float(self.balance)
+        logged = np.zeros((len(self.logged_) + 1, T), dtype=np.float32)
+        logged[1:] = np.asarray(self.logged_, dtype=np.float32)[:, :T]
+        logged = tf.constant(logged)
 
         def mad(x, lag):
             return tf.reduce_mean(tf.abs(x[:, lag:, :] - x[:, :-lag, :]), axis=1, keepdims=True)
@@ -242,12 +253,16 @@ class GlobalForecaster:
             scale = tf.where(sm > tiny, sm, tf.where(s1 > tiny, s1, tf.ones_like(s1)))
             xn = tf.clip_by_value((x - last) / scale, -NORM_CLIP, NORM_CLIP)
             yn = tf.clip_by_value((y - last[:, :, :T]) / scale[:, :, :T], -NORM_CLIP, NORM_CLIP)
+            out = (yn,)
+            if balance > 0:  # weight 1 + balance x (the window's scale of log values), see __init__
+                w = 1.0 + balance * tf.reduce_mean(scale[:, 0, :T] * tf.gather(logged, i), axis=-1)
+                out = (yn, tf.broadcast_to(w[:, None], tf.shape(yn)[:2]))  # per sample and step
             if not use_ids:
-                return xn, yn
+                return (xn, *out)
             if id_dropout > 0:  # teach the embedding of an unknown id (0)
                 keep = tf.random.stateless_uniform(tf.shape(i), seed=[seed, 1]) >= id_dropout
                 i = tf.where(keep, i, tf.zeros_like(i))
-            return (xn, i), yn
+            return ((xn, i), *out)
 
         return ds.map(windows, num_parallel_calls=1, deterministic=True).prefetch(2)
 
@@ -536,7 +551,8 @@ class GlobalForecaster:
         self._check_fitted()
         state = {"version": STATE_VERSION, "kind": "local" if self.local else "global",
                  "n_targets": self.n_targets, "n_features": self.n_features_, "season": self.season,
-                 "log": self.log, "loss": self.loss, "ensemble": self.ensemble, "keys": list(self.keys_),
+                 "log": self.log, "loss": self.loss, "ensemble": self.ensemble, "balance": self.balance,
+                 "keys": list(self.keys_),
                  "level_range": list(self.level_range_)}
         if self.local:
             state["members"] = [self.members_[k].get_state() for k in self.keys_]
@@ -556,7 +572,7 @@ class GlobalForecaster:
             raise ConfigError(f"global model state of an unknown version: {state.get('version')!r}"
                               if isinstance(state, dict) else "global model state must be a JSON object")
         self = cls(window, model, train, state["n_targets"], state["season"], log=state["log"], loss=state["loss"],
-                   ensemble=int(state.get("ensemble", 1)))
+                   ensemble=int(state.get("ensemble", 1)), balance=float(state.get("balance", 0.0)))
         self.n_features_ = int(state["n_features"])
         self.keys_ = [str(k) for k in state["keys"]]
         self.level_range_ = tuple(float(v) for v in state["level_range"])

@@ -204,6 +204,9 @@ class ModelConfig:
         id_embedding: with several series, give the global network each series' id as a learned
             embedding of this many dimensions (a static covariate; series unseen in training get
             the embedding of an unknown id). 0 = no embedding. Defaults to 0.
+        ensemble: with several series, train this many networks, the ``j``-th of ``k`` reading
+            the last ``lookback * (k - j) / k`` rows of each window, and average their forecasts
+            (one Keras model). Defaults to 1.
     """
 
     model: str = _setting("model")
@@ -219,6 +222,7 @@ class ModelConfig:
     linear_rank: int | str = _setting("linear_rank")
     local: bool = _setting("local")
     id_embedding: int = _setting("id_embedding")
+    ensemble: int = _setting("ensemble")
 
     def __post_init__(self):
         _normalise(self)

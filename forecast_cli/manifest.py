@@ -254,6 +254,7 @@ SCHEMA = Obj({
         "linear_rank": LinearRank(),
         "local": Bool(),
         "id_embedding": Int(0, MAX_UNITS),
+        "ensemble": Int(1, 16),
     }),
     "train": Obj({
         "epochs": Int(1), "batch_size": Int(1), "patience": Int(0),
@@ -454,6 +455,7 @@ ALLOWED_LAYERS = frozenset({
     "FusedLSTM", "LSTM", "GRU", "RNN", "PeepholeLSTMCell",
     "Attention", "Concatenate", "Flatten", "Dropout", "Dense", "Add", "Reshape", "Cropping1D",
     "Embedding", "RepeatRows",  # the series id of a global model (model.id_embedding)
+    "Average",  # the mean of a global model's ensemble (model.ensemble)
 })
 # Weights a layer of ``u`` units on ``d`` inputs holds at least (kernels, recurrent kernels, biases).
 _PARAMS = {"Dense": lambda d, u: u * (d + 1), "GRU": lambda d, u: 3 * u * (d + u),

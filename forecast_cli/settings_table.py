@@ -187,6 +187,8 @@ _ROWS = (
             "network trained on all of them.", rule=_BOOL),
     Setting(_M, "id_embedding", "int", 0, "With several series: give the global network each series' id as a "
             "learned embedding of N dimensions; 0: off.", rule=_int(0)),
+    Setting(_M, "ensemble", "int", 1, "With several series: train this many networks, the j-th of k reading the "
+            "last lookback x (k-j)/k rows of each window, and average them (one saved model).", rule=_int(1, 16)),
     # TrainConfig
     Setting(_T, "epochs", "int", 30, "Most training epochs.", rule=_int(1)),
     Setting(_T, "batch_size", "int", 64, "Windows per step.", rule=_int(1)),

@@ -210,14 +210,19 @@ class GlobalForecaster:
             tr, va, tr_id, va_id = tr[:-k], tr[-k:], tr_id[:-k], tr_id[-k:]
         return Z, tr, va, tr_id, va_id
 
-    def _normalised(self, Z, origins):
-        """Normalised windows and targets ``(Xn, Yn)`` (float64) at ``origins`` of the training array
-        (already logged: the same scaling as :meth:`_window_dataset`)."""
+    def _normalised(self, Z, origins, ids=None):
+        """Normalised windows and targets ``(Xn, Yn, w)`` (float64) at ``origins`` of the training
+        array (already logged: the same scaling as :meth:`_window_dataset`); ``w`` the windows'
+        loss weights (``balance``; series indices ``ids`` say which are logged), None without."""
         L, H, T = self.window.lookback, self.window.horizon, self.n_targets
         X, Y = gather(Z, origins, L, H, T, dtype=np.float64)
         Xn, (last, scale, _) = normalise_windows(X, self.norm_lag, log=False)
         Yn = np.clip((Y - last[:, :, :T]) / scale[:, :, :T], -NORM_CLIP, NORM_CLIP)
-        return Xn.astype(np.float64), Yn
+        w = None
+        if self.balance > 0 and ids is not None:
+            logged = np.asarray(self.logged_, dtype=np.float64)[np.asarray(ids) - 1, :T]
+            w = 1.0 + self.balance * np.mean(scale[:, 0, :T] * logged, axis=-1)
+        return Xn.astype(np.float64), Yn, w
 
     def _window_dataset(self, Z, origins, ids, batch_size, *, shuffle=False, id_dropout=0.0):
         """A ``tf.data`` pipeline of normalised ``(window, target)`` batches gathered from ``Z``:
@@ -268,24 +273,25 @@ class GlobalForecaster:
 
     def _fit_ridge(self, model, Z, tr, va, reads):
         """The linear path in closed form across all series (penalty, and rank unless ``full``,
-        chosen on at most ``MAX_RIDGE_WINDOWS // 4`` of the windows ``va``). A full-rank map is fitted
-        on every training window, accumulated in chunks; a reduced rank needs the design matrix,
-        so then on at most ``MAX_RIDGE_WINDOWS`` of them."""
+        chosen on at most ``MAX_RIDGE_WINDOWS // 4`` of the windows ``va``), unweighted (weighting
+        it as the network's loss with ``balance`` did worse on M4: docs/m4.md). A full-rank map is
+        fitted on every training window, accumulated in chunks; a reduced rank needs the design
+        matrix, so then on at most ``MAX_RIDGE_WINDOWS`` of them."""
         from . import baselines as bl
 
         rng = np.random.default_rng(self.train_cfg.seed)
         if len(va) > MAX_RIDGE_WINDOWS // 4:
             va = np.sort(rng.choice(va, MAX_RIDGE_WINDOWS // 4, replace=False))
-        Av, Bv = self._design(*self._normalised(Z, va), reads)
+        Av, Bv = self._design(*self._normalised(Z, va)[:2], reads)
         if self.model_cfg.linear_rank == "full":
             step = 20_000
-            chunks = (self._design(*self._normalised(Z, tr[i:i + step]), reads) for i in range(0, len(tr), step))
+            chunks = (self._design(*self._normalised(Z, tr[i:i + step])[:2], reads) for i in range(0, len(tr), step))
             fits = ((rel, None, W, b) for rel, W, b in bl._ridge_path_moments(bl._moments(chunks), bl.RIDGE_GRID))
             n_rows = len(tr) * (self.n_targets if self.model_cfg.channel_independent else 1)
         else:
             if len(tr) > MAX_RIDGE_WINDOWS:
                 tr = np.sort(rng.choice(tr, MAX_RIDGE_WINDOWS, replace=False))
-            A, B = self._design(*self._normalised(Z, tr), reads)
+            A, B = self._design(*self._normalised(Z, tr)[:2], reads)
             fits = bl._ridge_fits(A, B, bl.RIDGE_GRID, bl._rank_candidates(self.model_cfg.linear_rank, B.shape[1]))
             n_rows = len(A)
         best = None

@@ -92,9 +92,17 @@ def test_tf_pipeline_scales_like_numpy(fitted):
     series, g = fitted
     Z, tr, _, tr_id, _ = g._layout(series, _train_origins(series))
     xb, yb = next(iter(g._window_dataset(Z, tr[:50], tr_id[:50], 50)))
-    Xn, Yn = g._normalised(Z, tr[:50])
+    Xn, Yn, _ = g._normalised(Z, tr[:50])
     np.testing.assert_allclose(np.asarray(xb), Xn, atol=1e-4)
     np.testing.assert_allclose(np.asarray(yb), Yn, atol=1e-4)
+    g.balance = 5.0  # loss weights: 1 + 5 x the window's scale of log values, the same in both
+    try:
+        _, _, wb = next(iter(g._window_dataset(Z, tr[:50], tr_id[:50], 50)))
+        _, _, w = g._normalised(Z, tr[:50], tr_id[:50])
+    finally:
+        g.balance = 0.0
+    assert w.min() > 1.0
+    np.testing.assert_allclose(np.asarray(wb), np.repeat(w[:, None], H, axis=1), rtol=1e-5)
 
 
 def test_short_history_padding_changes_no_full_window(fitted):

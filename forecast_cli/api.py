@@ -84,7 +84,7 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
                              predictions_path=predictions_path, strict=strict, on_fold=on_fold)
     if strict:
         raise ConfigError("--strict applies to many series (a long file with --id-col, a folder or a glob)")
-    _one_series_model(model)
+    _one_series_model(model, train)
     model.check(), train.check()
     if predictions_path is not None:
         check_output(predictions_path, option="--predictions", example="predictions.csv", inputs=(source,))
@@ -108,10 +108,10 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
     }
 
 
-def _one_series_model(model: ModelConfig) -> None:
+def _one_series_model(model: ModelConfig, train: TrainConfig) -> None:
     """Refuse the settings of the many-series network on one series (they would be ignored)."""
     for flag, on in (("--local", model.local), ("--id-embedding", model.id_embedding),
-                     ("--ensemble", model.ensemble > 1)):
+                     ("--ensemble", model.ensemble > 1), ("--balance", train.balance > 0)):
         if on:
             raise ConfigError(f"{flag} applies to many series (a long file with --id-col, a folder or a glob); "
                               "drop it for one series")
@@ -252,7 +252,7 @@ def train(source, output: str | os.PathLike | None, data: DataConfig, window: Wi
                           strict=strict, on_epoch=on_epoch)
     if strict:
         raise ConfigError("--strict applies to many series (a long file with --id-col, a folder or a glob)")
-    _one_series_model(model)
+    _one_series_model(model, train)
     model.check(), train.check()
     if output is not None:
         check_output(output, example="model.fcst", inputs=(source,))

@@ -264,6 +264,9 @@ class TrainConfig:
             (XLA when training windows x lookback >= 1,000,000). On a quiet 2-core CPU, XLA
             made an LSTM(64) epoch slower (10.4 s against 7.8 s without), so it is off by
             default; it can pay off on other hardware. Defaults to False.
+        balance: with several series, weight each training window of a positive series by
+            ``1 + balance * s``, ``s`` its window's scale of log values (see
+            :class:`~forecast_cli.global_model.GlobalForecaster`). 0 = off. Defaults to 0.
     """
 
     epochs: int = _setting("epochs")
@@ -274,6 +277,7 @@ class TrainConfig:
     seed: int = _setting("seed")
     threads: int = _setting("threads")
     jit_compile: bool | str = _setting("jit_compile")
+    balance: float = _setting("balance")
 
     def __post_init__(self):
         _normalise(self)

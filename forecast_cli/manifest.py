@@ -260,6 +260,7 @@ SCHEMA = Obj({
         "epochs": Int(1), "batch_size": Int(1), "patience": Int(0),
         "val_fraction": Num(0.0, 0.5, lo_open=True, hi_open=True), "learning_rate": Num(0.0, lo_open=True),
         "seed": Int(-2**63), "threads": Int(0), "jit_compile": Choice(True, False, "auto"),
+        "balance": Num(0.0),
     }),
     "n_targets": Int(1, MAX_COLUMNS),
     "scaler": Obj({"mean": List(Num(), 1, MAX_COLUMNS), "scale": List(Num(0.0, lo_open=True), 1, MAX_COLUMNS)},

@@ -202,6 +202,9 @@ _ROWS = (
     Setting(_T, "jit_compile", "bool | str", False, "XLA-compile training: off, on, or auto (when windows x "
             "lookback >= 1e6).", flag="--jit", rule=_JIT, parse=_switch, show=_show_switch,
             metavar="[off|on|auto]"),
+    Setting(_T, "balance", "float", 0.0, "With several series: weight each training window of a positive series "
+            "by 1 + balance x its scale of log values (towards relative errors, sMAPE's); 0: off.",
+            rule=_float(0)),
 )
 
 # name -> Setting, in the order of the configs' fields (and of the options in --help).

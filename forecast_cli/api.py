@@ -169,7 +169,7 @@ def evaluate_many(source, data: DataConfig, window: WindowConfig = WindowConfig(
     frame = fc.cross_validate(panel, folds=folds, test_size=test_size, step=step, on_fold=on_fold)
     result = dict(frame.attrs.pop("metrics"))
     result.pop("skipped", None)  # in data.skipped
-    result.pop("season", None)  # in settings.season
+    season = result.pop("season")  # in settings.season
     if predictions_path is not None:
         from .files import atomic_write
 
@@ -178,7 +178,7 @@ def evaluate_many(source, data: DataConfig, window: WindowConfig = WindowConfig(
         result["predictions_file"] = str(predictions_path)
     return {"command": "evaluate", "data": _panel_info(panel),
             "settings": {"window": to_dict(window), "model": to_dict(model), "train": to_dict(train),
-                         "folds": folds, "test_size": test_size or window.horizon, "season": result["season"],
+                         "folds": folds, "test_size": test_size or window.horizon, "season": season,
                          "cutoffs": "common to all series"},
             **result}
 

@@ -66,20 +66,18 @@ class GlobalForecaster:
         season: the data's season length, the lag of the differences that scale each window.
             Defaults to 1.
         log: take logs of positive windows before scaling (a series with a value <= 0 in its
-            training rows is scaled in its own units). Defaults to ``model.log_scale`` when the
-            settings have it, else True.
-        loss: the training loss on normalised values (a Keras loss name). Defaults to
-            ``train.loss`` when the settings have it, else ``mae``.
+            training rows is scaled in its own units). Not a setting: chosen on M4's validation
+            split (docs/m4.md); kept as an argument for the tests and the saved state. Defaults to True.
+        loss: the training loss on normalised values (a Keras loss name). Not a setting: MAE
+            beat MSE on M4's validation split (docs/m4.md). Defaults to ``mae``.
         ensemble: networks trained and averaged (one Keras model, their mean): the ``j``-th of
             ``k`` reads the last ``lookback * (k - j) / k`` rows of each window (see
-            :meth:`member_reads`) and is seeded ``seed + 1000 j``. Defaults to ``model.ensemble``
-            when the settings have it, else 1.
+            :meth:`member_reads`) and is seeded ``seed + 1000 j``. Defaults to ``model.ensemble``.
         balance: weight each training window of a logged series by ``1 + balance * s``, ``s`` its
             scale (mean absolute seasonal difference of log values). Windows are scaled by ``s``, so
             the loss alone weighs every series like MASE does (its error over its own seasonal
             variation); the weight moves it towards relative errors (sMAPE's), which count more on
-            series that vary a lot within a season. 0 = off. Defaults to ``train.balance`` when the
-            settings have it, else 0.
+            series that vary a lot within a season. 0 = off. Defaults to ``train.balance``.
 
     >>> import numpy as np
     >>> from forecast_cli.config import ModelConfig, TrainConfig, WindowConfig
@@ -99,10 +97,10 @@ class GlobalForecaster:
                  ensemble: int | None = None, balance: float | None = None):
         self.window, self.model_cfg, self.train_cfg = window, model, train
         self.n_targets, self.season = int(n_targets), max(1, int(season))
-        self.log = bool(getattr(model, "log_scale", True) if log is None else log)
-        self.loss = str(getattr(train, "loss", "mae") if loss is None else loss)
-        self.ensemble = max(1, int(getattr(model, "ensemble", 1) if ensemble is None else ensemble))
-        self.balance = float(getattr(train, "balance", 0.0) if balance is None else balance)
+        self.log = True if log is None else bool(log)
+        self.loss = "mae" if loss is None else str(loss)
+        self.ensemble = max(1, int(model.ensemble if ensemble is None else ensemble))
+        self.balance = float(train.balance if balance is None else balance)
         self.norm_lag = norm_season(window.lookback, self.season)
 
     # -- fitting -----------------------------------------------------------------------------
@@ -391,6 +389,9 @@ class GlobalForecaster:
         hist = model.fit(ds_tr, validation_data=ds_va, epochs=tc.epochs, callbacks=callbacks,
                          shuffle=False, verbose=0)
         history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+        # drop the traced training and evaluation steps: with --local, hundreds of networks would
+        # each keep theirs (about 5 MB a network of the M4 preset)
+        model.train_function = model.test_function = None
         val = history.get("val_loss", [])
         info = {"reads": reads, "linear_fit": linear_fit, "linear_val": start_val, "history": history,
                 "epochs_run": len(history.get("loss", [])),

@@ -1,4 +1,5 @@
-"""Input/output windows over a series without copying it, and scaling fitted on training rows.
+"""Input/output windows over a series without copying it, scaling fitted on training rows, and the
+scale-free normalisation of each window that lets one network serve many series.
 
 A window is identified by its *origin* ``o``: the index of its last input row. Its inputs
 are rows ``[o - lookback + 1, o]`` and its targets rows ``[o + 1, o + horizon]``.

@@ -274,6 +274,11 @@ class Forecaster:
                               "(forecast train does), or predict without levels")
         q = conformal_bounds(res, levels)  # scaled units, (H, 1) each
         scale = np.array([interval_scale(X[j, X.shape[1] - lengths[j]:, 0], self.season_) for j in range(len(X))])
+        if (scale == 0).any():
+            import warnings
+
+            warnings.warn(f"{int((scale == 0).sum())} series end in a flat window (no change to scale the held-out "
+                          "residuals by): their prediction intervals have zero width", UserWarning, stacklevel=3)
         return {lv: (lo[:h, 0][None, :] * scale[:, None], hi[:h, 0][None, :] * scale[:, None])
                 for lv, (lo, hi) in q.items()}
 

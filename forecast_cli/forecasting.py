@@ -467,10 +467,12 @@ class Forecast:
         return {**self.info, "forecast": rows}
 
 
-def window_bounds(bounds: dict, window: np.ndarray, manifest: dict) -> dict:
+def window_bounds(bounds: dict, window: np.ndarray, manifest: dict, warnings: list | None = None,
+                  source=None) -> dict:
     """The interval offsets for one input window: ``bounds`` as they are, or, for a model of many
     series (its residuals stored over each window's scale), times this window's
-    :func:`~forecast_cli.metrics.interval_scale`, so that each series' interval is in its own units."""
+    :func:`~forecast_cli.metrics.interval_scale`, so that each series' interval is in its own units.
+    A flat window (scale 0) gets a zero-width interval, and ``warnings`` a line that says so."""
     if (manifest.get("panel") or {}).get("residual_units") != "scaled" or not bounds:
         return bounds
     from .metrics import interval_scale
@@ -479,6 +481,9 @@ def window_bounds(bounds: dict, window: np.ndarray, manifest: dict) -> dict:
     w = np.asarray(window, dtype=np.float64)
     w = w[np.isfinite(w[:, 0])]
     s = np.array([interval_scale(w[:, j], season) for j in range(int(manifest["n_targets"]))])
+    if (s == 0).any() and warnings is not None:
+        warnings.append(f"{source or 'the input'}: its last window is flat (no change to scale the held-out "
+                        "residuals by), so its prediction interval has zero width")
     return {lv: (lo * s, hi * s) for lv, (lo, hi) in bounds.items()}
 
 
@@ -525,7 +530,12 @@ def predict_many(bundle_path, source, steps: int | None = None, levels: Sequence
     if levels and getattr(fc, "residuals_", None) is None:
         warnings.append("the bundle holds no held-out residuals; forecasts have no intervals")
         levels = ()
-    frame = fc.predict(h=steps, df=panel, level=levels)
+    import warnings as _warnings
+
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always", UserWarning)
+        frame = fc.predict(h=steps, df=panel, level=levels)
+    warnings.extend(str(w.message) for w in caught if issubclass(w.category, UserWarning))
     out = long_forecast_frame(frame, panel.id_col, manifest["data"]["target"][0])
     short = sorted(set(out.loc[out.short_history, panel.id_col]))
     if short:

@@ -325,8 +325,12 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         them for the combined file), and record it. ``parts_in``: ``[(id, window, point, ts)]``."""
         checked = []
         for sid, window, point, ts in parts_in:
-            b = window_bounds(bounds, window, manifest)
             label = entry["input"] if sid is None else f"{entry['input']} (series '{sid}')"
+            flat: list = []
+            b = window_bounds(bounds, window, manifest, flat, label)
+            for w in flat:
+                entry.setdefault("warnings", []).append(w)
+                warn(w)
             check_forecast(point[:steps], window, b, manifest, label)
             checked.append((sid, point, ts, b))
         if combined:  # kept until every input is done; the entries stay "ok" only if the file is written

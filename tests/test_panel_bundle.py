@@ -70,3 +70,17 @@ def test_a_global_bundle_scores_each_window_on_its_own_scale(panel_bundle, tmp_p
     b = pd.read_csv(tmp_path / "out" / "b.forecast.csv")
     np.testing.assert_allclose(b.y.to_numpy(), 1000 * a.y.to_numpy(), rtol=1e-4)
     np.testing.assert_allclose(b.y_upper_95 - b.y, 1000 * (a.y_upper_95 - a.y), rtol=1e-4)
+
+
+def test_a_flat_window_says_its_interval_has_zero_width(panel_bundle, tmp_path):
+    path, df = panel_bundle
+    flat = df[df.unique_id == "s1"][["ds", "y"]].assign(y=5.0)
+    flat.to_csv(tmp_path / "flat.csv", index=False)
+    r = runner.invoke(app, ["score", str(path), str(tmp_path / "flat.csv"), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    assert "flat.csv: its last window is flat" in r.stderr and "zero width" in r.stderr
+    f = pd.read_csv(tmp_path / "out" / "flat.forecast.csv")
+    assert (f.y_upper_95 == f.y).all() and np.isfinite(f.y).all()
+    r = runner.invoke(app, ["predict", str(path), str(tmp_path / "flat.csv")])
+    assert r.exit_code == 0, r.output
+    assert "flat window" in r.stderr and "zero width" in r.stderr

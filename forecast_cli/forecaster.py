@@ -41,7 +41,7 @@ class NotFittedError(ConfigError):
 
 
 def _split_settings(settings: dict):
-    """``(data, window, model, train, extra)`` from flat keyword settings, checked together."""
+    """The :class:`~forecast_cli.config.Settings` of flat keyword settings (unchecked)."""
     from .config import split_settings
 
     return split_settings(**settings)
@@ -72,11 +72,9 @@ class Forecaster:
 
     # -- settings and data -------------------------------------------------------------------
     def _configs(self):
-        data, window, model, train = _split_settings(self.settings)
-        window.check()
-        model.check().check_window(window)
-        train.check()
-        return data, window, model, train
+        """``(data, window, model, train)``, every setting checked (the one place they are)."""
+        settings = _split_settings(self.settings).check()
+        return tuple(settings)
 
     def _panel(self, df, id_col, time_col, target, features, *, min_rows: int, strict: bool, for_fit: bool):
         """A :class:`~forecast_cli.panel.Panel` from a DataFrame (or a Panel as it is)."""

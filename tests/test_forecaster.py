@@ -159,3 +159,11 @@ def test_settings_checked_at_fit_not_before(three):
         Forecaster().predict()
     with pytest.raises(ConfigError, match="must be a pandas DataFrame"):
         Forecaster(**FAST).fit([1, 2, 3])
+
+
+def test_every_setting_is_checked_at_fit(three):
+    from forecast_cli import Forecaster
+
+    for bad, msg in (({"max_gap": -1}, "--max-gap"), ({"season": 0}, "--season"), ({"units": 0}, "--units")):
+        with pytest.raises(ConfigError, match=msg):
+            Forecaster(**{**FAST, **bad}).fit(three)

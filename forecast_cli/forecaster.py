@@ -76,7 +76,8 @@ class Forecaster:
         settings = _split_settings(self.settings).check()
         return tuple(settings)
 
-    def _panel(self, df, id_col, time_col, target, features, *, min_rows: int, strict: bool, for_fit: bool):
+    def _panel(self, df, id_col, time_col, target, features, *, min_rows: int, strict: bool, for_fit: bool,
+               data=None):
         """A :class:`~forecast_cli.panel.Panel` from a DataFrame (or a Panel as it is)."""
         from .panel import Panel, panel_from_frame
 
@@ -84,7 +85,7 @@ class Forecaster:
             return df
         if not isinstance(df, pd.DataFrame):
             raise ConfigError(f"df must be a pandas DataFrame in long format. Got {type(df).__name__}.")
-        data = self._configs()[0]
+        data = data if data is not None else self._configs()[0]
         return panel_from_frame(df, id_col=id_col, time_col=time_col, target=target, features=tuple(features),
                                 min_rows=min_rows, strict=strict, max_gap=data.max_gap,
                                 gaps=data.gaps if for_fit else "skip")
@@ -109,30 +110,30 @@ class Forecaster:
         """
         data, window, model, train = self._configs()
         L, H = window.lookback, window.horizon
-        panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict, for_fit=True)
-        self.long_ = self._is_long(df, id_col)
-        return self._fit_panel(panel, window, model, train, on_epoch=on_epoch)
+        panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict,
+                            for_fit=True, data=data)
+        self.long_ = self._is_long(df, id_col, data)
+        return self._fit_panel(panel, data, window, model, train, on_epoch=on_epoch)
 
-    def _is_long(self, df, id_col) -> bool:
+    def _is_long(self, df, id_col, data) -> bool:
         """Whether the training data named its series in a column (a long file or frame) rather than
         by file (a folder of files): a bundle then reads new data by that column."""
         if isinstance(df, pd.DataFrame):
             return id_col is not None
-        return self._configs()[0].id_col is not None
+        return data.id_col is not None
 
-    def _fit_panel(self, panel, window, model, train, *, origins=None, on_epoch=None) -> "Forecaster":
+    def _fit_panel(self, panel, data, window, model, train, *, on_epoch=None) -> "Forecaster":
         from .global_model import GlobalForecaster
         from .windows import valid_origins
 
         L, H = window.lookback, window.horizon
         values = [ds.values for ds in panel.series]
-        if origins is None:
-            origins = [valid_origins(v, L, H) for v in values]
+        origins = [valid_origins(v, L, H) for v in values]
         self.season_ = int(self.settings.get("season") or panel.season or 1)
         self.net_ = GlobalForecaster(window, model, train, n_targets=len(panel.target), season=self.season_)
         self.net_.fit(values, origins, keys=list(panel.ids), on_epoch=on_epoch)
         self.window_, self.model_cfg_, self.train_cfg_ = window, model, train
-        self.data_cfg_ = self._configs()[0]
+        self.data_cfg_ = data
         self._remember(panel)
         return self
 
@@ -155,8 +156,9 @@ class Forecaster:
 
         data, window, model, train = self._configs()
         L, H = window.lookback, window.horizon
-        panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict, for_fit=True)
-        self.long_ = self._is_long(df, id_col)
+        panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict,
+                            for_fit=True, data=data)
+        self.long_ = self._is_long(df, id_col, data)
         longest = max(len(ds.frame) for ds in panel.series)
         span = max(H, int(round(longest * holdout)) if holdout < 1 else int(holdout))
         season = int(self.settings.get("season") or panel.season or 1)
@@ -296,7 +298,8 @@ class Forecaster:
 
         data, window, model, train = self._configs()
         L, H = window.lookback, window.horizon
-        panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict, for_fit=True)
+        panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict,
+                            for_fit=True, data=data)
         season = int(self.settings.get("season") or panel.season or 1)
         n_t = len(panel.target)
         frame, result = cross_validate_panel(

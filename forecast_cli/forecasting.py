@@ -504,7 +504,8 @@ def long_forecast_frame(frame: pd.DataFrame, id_col: str, target: str) -> pd.Dat
 
 
 def predict_many(bundle_path, source, steps: int | None = None, levels: Sequence[float] = DEFAULT_LEVELS, *,
-                 date_format: str | None = None, dayfirst: bool | None = None, id_col: str | None = None) -> Forecast:
+                 date_format: str | None = None, dayfirst: bool | None = None, id_col: str | None = None,
+                 manifest: dict | None = None) -> Forecast:
     """Forecast every series of ``source`` with a bundle of many series: a long file (the bundle's id
     column, or ``id_col``), a folder or glob of files (one series each), or one file. Series unseen in
     training are forecast too; one shorter than the lookback is padded and marked ``short_history``.
@@ -515,7 +516,7 @@ def predict_many(bundle_path, source, steps: int | None = None, levels: Sequence
     from .forecaster import Forecaster
     from .panel import load_panel
 
-    manifest = read_manifest(bundle_path)
+    manifest = manifest or read_manifest(bundle_path)  # the caller's, when it has read it
     H = int(manifest["window"]["horizon"])
     steps = check_steps(steps, H)
     levels = check_levels(levels)
@@ -570,7 +571,7 @@ def predict(bundle_path, source, steps: int | None = None, levels: Sequence[floa
     manifest = read_manifest(bundle_path)  # cheap checks before TensorFlow is imported
     if isinstance(manifest.get("panel"), dict):
         return predict_many(bundle_path, source, steps, levels, date_format=date_format, dayfirst=dayfirst,
-                            id_col=id_col)
+                            id_col=id_col, manifest=manifest)
     if id_col is not None:
         raise ConfigError("--id-col needs a model of many series; this bundle was trained on one series "
                           "(train on a long file or a folder of files)")

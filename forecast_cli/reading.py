@@ -227,11 +227,7 @@ def read_table(source: str | os.PathLike, cfg: DataConfig) -> pd.DataFrame:
         raise DataError(
             "no data rows, only a header on line 1; give a CSV with at least one data row", path=name
         )
-    markers = _numeric_markers(na)
-    if markers.size:
-        for c in df.columns:
-            if _is_number(df[c]):
-                df[c] = _mask_markers(df[c], markers)
+    _mask_numeric_markers(df, na)
     df.attrs["final_newline"] = final_newline
     return df
 
@@ -272,11 +268,7 @@ def _read_parquet(source, cfg: DataConfig, name: str) -> pd.DataFrame:
         raise DataError("no data rows; give a file with at least one row", path=name)
     df = df.reset_index(drop=True)
     df.index = pd.RangeIndex(1, 1 + len(df), name="row")
-    markers = _numeric_markers(list(cfg.na_values))
-    if markers.size:
-        for c in df.columns:
-            if _is_number(df[c]):
-                df[c] = _mask_markers(df[c], markers)
+    _mask_numeric_markers(df, list(cfg.na_values))
     df.attrs["final_newline"] = True
     return df
 
@@ -332,6 +324,15 @@ def _check_header(header: str, sep: str, name: str, line: int) -> None:
                 path=name,
             )
         seen[key] = pos
+
+
+def _mask_numeric_markers(df: pd.DataFrame, na) -> None:
+    """Mask the numeric missing-value markers ``na`` (``-200``) in every numeric column of ``df``, in place."""
+    markers = _numeric_markers(na)
+    if markers.size:
+        for c in df.columns:
+            if _is_number(df[c]):
+                df[c] = _mask_markers(df[c], markers)
 
 
 def _numeric_markers(na: Sequence[str]) -> np.ndarray:

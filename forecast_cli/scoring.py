@@ -380,7 +380,9 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         if not pending:
             return
         wins = [(sid, w) for _, _, series, _ in pending for sid, w, _ in series]
-        X = np.stack([np.concatenate([np.repeat(w[:1], L - len(w), axis=0), w]) for _, w in wins])  # (n, L, C)
+        # (n, L, C); a short history (global models only) is left-padded, its length passed on
+        X = np.stack([w if len(w) == L else np.concatenate([np.repeat(w[:1], L - len(w), axis=0), w])
+                      for _, w in wins])
         if many:
             stems = [Path(entry["input"]).stem for entry, _, series, _ in pending for _ in series]
             keys = [stems[k] if sid is None else str(sid) for k, (sid, _) in enumerate(wins)]

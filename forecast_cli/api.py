@@ -1,4 +1,7 @@
-"""The plain Python API behind the commands: CSV in, results (dicts) and bundles out.
+"""The file-level functions behind the commands: paths in, JSON-ready results (dicts) and bundles out.
+
+Each one reads its input, hands it to :class:`~forecast_cli.forecaster.Forecaster` (which does the
+work on DataFrames, one series or many) and shapes what it returns for the command line.
 
 >>> from forecast_cli import api
 >>> from forecast_cli.config import DataConfig, WindowConfig
@@ -10,52 +13,32 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-import numpy as np
-
 from .config import DataConfig, ModelConfig, TrainConfig, WindowConfig, to_dict
 from .errors import ConfigError
 from .files import check_output
 
-__all__ = ["check", "evaluate", "evaluate_many", "load_many", "train", "train_many", "predict", "score",
-           "MAX_STORED_RESIDUALS"]
-
-MAX_STORED_RESIDUALS = 2000
+__all__ = ["check", "evaluate", "evaluate_many", "load_many", "train", "train_many", "predict", "score"]
 
 
 def check(source, data: DataConfig | None = None):
     """Read and validate a CSV (a :class:`~forecast_cli.data.Dataset`), or many series (a
-    :class:`~forecast_cli.panel.Panel`: a folder, glob or list of files, or ``data.id_col`` set);
-    never imports TensorFlow. Both have ``summary()``."""
-    from . import data as _data
-    from .panel import is_many, load_panel
+    :class:`~forecast_cli.panel.Panel`: a folder, glob or list of files, or ``data.id_col`` set), as
+    :meth:`Forecaster.check <forecast_cli.forecaster.Forecaster.check>` does; never imports TensorFlow.
+    Both have ``summary()``."""
+    from .forecaster import Forecaster
 
-    data = (data or DataConfig()).check()
-    if is_many(source, data):
-        return load_panel(source, data, require_target=False)
-    return _data.load(source, data, require_target=False)
+    return Forecaster(**to_dict(data or DataConfig())).check(source)
 
 
-def _load_for_model(source, data: DataConfig, window: WindowConfig):
+def _load_one(source, data: DataConfig):
+    """One series read from a file, for a model (every target present)."""
     from . import data as _data
 
-    ds = _data.load(source, data.check(), require_target=True)
-    window.check()
-    need = window.lookback + window.horizon
-    if len(ds.frame) < need:
-        from .errors import DataError
-
-        raise DataError(f"series has {len(ds.frame)} rows, fewer than --lookback + --horizon = {need}; "
-                        "use a longer series or a smaller --lookback/--horizon", path=ds.source)
-    from .forecasting import check_value_range
-
-    check_value_range(ds)
-    return ds
+    return _data.load(source, data.check(), require_target=True)
 
 
-def _dataset_info(ds) -> dict:
-    return {"file": ds.source, "rows": int(len(ds.frame)), "start": str(ds.frame.index[0]),
-            "end": str(ds.frame.index[-1]), "freq": ds.freq, "freq_label": ds.freq_label,
-            "target": list(ds.target), "features": list(ds.features)}
+def _inputs(source) -> tuple:
+    return tuple(source) if isinstance(source, (list, tuple)) else (source,)
 
 
 def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), model: ModelConfig = ModelConfig(),
@@ -63,7 +46,9 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
              test_size: int | None = None, by_step: bool = False, predictions_path=None,
              on_fold: Callable[[int, int], None] | None = None,
              on_epoch: Callable[[int, int, dict], None] | None = None, strict: bool = False) -> dict:
-    """Cross-validate the network against the baselines on a CSV; return the JSON-ready result.
+    """Cross-validate the network against the baselines on a CSV through
+    :meth:`Forecaster.cross_validate <forecast_cli.forecaster.Forecaster.cross_validate>`; return the
+    JSON-ready result.
 
     Many series (a long file with ``data.id_col``, a folder, a glob or a list of files) go to
     :func:`evaluate_many`: cross-validation by cutoffs common to all series.
@@ -71,8 +56,9 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
     With ``predictions_path``, every test forecast is also written there as a long CSV
     (fold, origin, timestamp, step, target, actual, one column per forecaster).
     """
-    from .evaluation import cross_validate
+    from .forecaster import Forecaster
     from .panel import is_many
+    from .series_model import dataset_info
 
     if is_many(source, data):
         if cv != "expanding":
@@ -84,37 +70,28 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
                              predictions_path=predictions_path, strict=strict, on_fold=on_fold)
     if strict:
         raise ConfigError("--strict applies to many series (a long file with --id-col, a folder or a glob)")
-    _one_series_model(model, train)
-    model.check(), train.check()
+    fc = Forecaster(**_flat_settings(data, window, model, train, season))
+    fc._configs()  # every setting checked before the file is read
     if predictions_path is not None:
         check_output(predictions_path, option="--predictions", example="predictions.csv", inputs=(source,))
-    ds = _load_for_model(source, data, window)
-    m = season or ds.season
-    result = cross_validate(ds.values, n_targets=len(ds.target), window=window, model=model, train=train,
-                            season=m, n_folds=folds, cv=cv, test_size=test_size, by_step=by_step,
-                            index=ds.frame.index, target_names=list(ds.target),
-                            keep_predictions=predictions_path is not None,
-                            on_fold=on_fold, on_epoch=on_epoch)
+    ds = _load_one(source, data)
+    frame = fc.cross_validate(ds, id_col=None, folds=folds, cv=cv, test_size=test_size, by_step=by_step,
+                              predictions=predictions_path is not None, on_fold=on_fold, on_epoch=on_epoch)
+    result = dict(frame.attrs.pop("metrics"))
+    m = result.pop("season")
     if predictions_path is not None:
-        index = ds.frame.index.tz_localize(ds.tz) if ds.tz else ds.frame.index  # timestamps with their offset
-        write_predictions(predictions_path, result.pop("predictions"), index, ds.target)
+        from .files import atomic_write
+
+        with atomic_write(predictions_path, "w") as fh:
+            frame.rename(columns={"cutoff": "origin", "ds": "timestamp", "y": "actual"}).to_csv(fh, index=False)
         result["predictions_file"] = str(predictions_path)
     return {
         "command": "evaluate",
-        "data": _dataset_info(ds),
+        "data": dataset_info(ds),
         "settings": {"window": to_dict(window), "model": to_dict(model), "train": to_dict(train),
                      "folds": folds, "cv": cv, "season": m, "units": "data"},
         **result,
     }
-
-
-def _one_series_model(model: ModelConfig, train: TrainConfig) -> None:
-    """Refuse the settings of the many-series network on one series (they would be ignored)."""
-    for flag, on in (("--local", model.local), ("--id-embedding", model.id_embedding),
-                     ("--ensemble", model.ensemble > 1), ("--balance", train.balance > 0)):
-        if on:
-            raise ConfigError(f"{flag} applies to many series (a long file with --id-col, a folder or a glob); "
-                              "drop it for one series")
 
 
 def _flat_settings(data: DataConfig, window: WindowConfig, model: ModelConfig, train: TrainConfig,
@@ -163,7 +140,7 @@ def evaluate_many(source, data: DataConfig, window: WindowConfig = WindowConfig(
     model.check(), train.check()
     if predictions_path is not None:
         check_output(predictions_path, option="--predictions", example="predictions.csv",
-                     inputs=tuple(source) if isinstance(source, (list, tuple)) else (source,))
+                     inputs=_inputs(source))
     panel = load_many(source, data, window, strict=strict, warn=warn)
     fc = Forecaster(**_flat_settings(data, window, model, train, season))
     frame = fc.cross_validate(panel, folds=folds, test_size=test_size, step=step, on_fold=on_fold)
@@ -196,7 +173,7 @@ def train_many(source, output, data: DataConfig, window: WindowConfig = WindowCo
                           "to train the global model, or compare the two with forecast evaluate")
     if output is not None:
         check_output(output, example="model.fcst",
-                     inputs=tuple(source) if isinstance(source, (list, tuple)) else (source,))
+                     inputs=_inputs(source))
     panel = load_many(source, data, window, strict=strict)
     fc = Forecaster(**_flat_settings(data, window, model, train, season))
     result = fc.fit_holdout(panel, holdout=holdout, on_epoch=on_epoch)
@@ -211,79 +188,37 @@ def train_many(source, output, data: DataConfig, window: WindowConfig = WindowCo
     return out
 
 
-def write_predictions(path, folds: list[dict], index, targets) -> None:
-    """Write cross-validation forecasts as a long CSV, atomically."""
-    import pandas as pd
-
-    from .files import atomic_write
-
-    frames = []
-    for f in folds:
-        origins = np.asarray(f["origins"])
-        n, H, T = f["y_true"].shape
-        o = np.repeat(origins, H * T)
-        step = np.tile(np.repeat(np.arange(1, H + 1), T), n)
-        cols = {"fold": f["fold"], "origin": index[o], "timestamp": index[o + step], "step": step,
-                "target": np.tile(np.asarray(targets, dtype=object), n * H), "actual": f["y_true"].reshape(-1)}
-        for name, arr in f.items():
-            if name not in ("fold", "origins", "y_true"):
-                cols[name] = np.asarray(arr).reshape(-1)
-        frames.append(pd.DataFrame(cols))
-    df = pd.concat(frames, ignore_index=True)
-    with atomic_write(path, "w") as fh:
-        df.to_csv(fh, index=False)
-
-
 def train(source, output: str | os.PathLike | None, data: DataConfig, window: WindowConfig = WindowConfig(),
           model: ModelConfig = ModelConfig(), train: TrainConfig = TrainConfig(), *, holdout: float = 0.1,
           season: int | None = None, on_epoch=None, strict: bool = False) -> dict:
-    """Fit on all but a holdout tail, score it beside the baselines, and save a bundle to ``output``.
+    """Fit on all but a holdout tail, score it beside the baselines, and save a bundle to ``output``
+    (:meth:`Forecaster.fit_holdout <forecast_cli.forecaster.Forecaster.fit_holdout>`, then ``save``).
 
     Many series go to :func:`train_many` (one global network, or ``model.local``).
 
     Returns the JSON-ready result (holdout metrics, bundle path and manifest summary).
     """
-    from .bundle import fingerprint, save_bundle
-    from .evaluation import fit_holdout
+    from .forecaster import Forecaster
     from .panel import is_many
+    from .series_model import dataset_info
 
     if is_many(source, data):
         return train_many(source, output, data, window, model, train, holdout=holdout, season=season,
                           strict=strict, on_epoch=on_epoch)
     if strict:
         raise ConfigError("--strict applies to many series (a long file with --id-col, a folder or a glob)")
-    _one_series_model(model, train)
-    model.check(), train.check()
+    fc = Forecaster(**_flat_settings(data, window, model, train, season))
+    fc._configs()  # every setting checked before the file is read
     if output is not None:
         check_output(output, example="model.fcst", inputs=(source,))
-    ds = _load_for_model(source, data, window)
-    m = season or ds.season
-    net, info = fit_holdout(ds.values, n_targets=len(ds.target), window=window, model=model, train=train,
-                            season=m, holdout=holdout, index=ds.frame.index, on_epoch=on_epoch)
-    residuals = np.asarray(info.pop("residuals"))[-MAX_STORED_RESIDUALS:]
-    result = {"command": "train", "data": _dataset_info(ds),
+    ds = _load_one(source, data)
+    info = fc.fit_holdout(ds, id_col=None, holdout=holdout, on_epoch=on_epoch)
+    result = {"command": "train", "data": dataset_info(ds),
               "settings": {"window": to_dict(window), "model": to_dict(model), "train": to_dict(train),
-                           "holdout": holdout, "season": m, "units": "data"},
+                           "holdout": holdout, "season": fc.season_, "units": "data"},
               "holdout": info}
     if output is not None:
-        manifest_extra = {
-            "data": {
-                **to_dict(data.check()),
-                # how the training file's day/month dates were read, so new files are read the same way
-                "dayfirst": data.dayfirst if data.dayfirst is not None else ds.dayfirst,
-                "target": list(ds.target), "features": list(ds.features), "columns": list(ds.frame.columns),
-                "date_col": ds.date_col, "freq": ds.freq, "freq_label": ds.freq_label,
-                "trading_days": bool(ds.trading_days), "season": int(m),
-                "last_timestamp": str(ds.frame.index[-1]),
-            },
-            "training_data": {"file": os.path.basename(str(ds.source)), **fingerprint(ds.frame)},
-            "holdout": {k: v for k, v in info.items() if k != "by_step"},
-            # Held-out residuals (truth - forecast), shape (horizon, n_targets, n_windows), for
-            # conformal prediction intervals per horizon step.
-            "conformal": {"method": "split conformal, absolute holdout residuals per step",
-                          "residuals": np.transpose(residuals, (1, 2, 0)).round(10).tolist()},
-        }
-        manifest = save_bundle(output, net, manifest_extra)
+        manifest = fc.save(output)
         result["bundle"] = {"path": str(output), "model_sha256": manifest["model_sha256"],
                             "format_version": manifest["format_version"]}
     return result

@@ -582,9 +582,9 @@ def inspect(
 ):
     """Show what a bundle holds: settings, data contract, metrics, versions, training data. No TensorFlow."""
     _setup(quiet, verbose, debug, no_color)
-    from .bundle import verify
+    from .forecaster import Forecaster
 
-    view = inspect_view(bundle, verify(bundle))
+    view = inspect_view(bundle, Forecaster.inspect(bundle))
     if json_out:
         _print_json(view)
     else:

@@ -3,7 +3,10 @@
 Data is long format with Nixtla's column names by default: ``unique_id`` (the series), ``ds``
 (the timestamp) and ``y`` (the value), one row per series and timestamp; ``id_col=None`` reads
 one series. With several series, one **global** network is trained on the windows of all of
-them (``local=True`` fits one per series instead), beside per-series baselines.
+them (``local=True`` fits one per series instead), beside per-series baselines. One series
+(``id_col=None``, or a :class:`~forecast_cli.data.Dataset`) gets the one-series network of
+:mod:`forecast_cli.series_model`, scaled by its training rows, exactly as ``forecast evaluate`` and
+``forecast train`` run one file; it may have several targets.
 
 >>> import numpy as np, pandas as pd
 >>> from forecast_cli import Forecaster
@@ -21,6 +24,16 @@ them (``local=True`` fits one per series instead), beside per-series baselines.
 ['unique_id', 'fold', 'cutoff', 'ds', 'y', 'model', 'naive', 'seasonal_naive', 'linear']
 >>> cv.attrs["metrics"]["verdict"]["beats"]["naive"]["wins"]
 3
+
+One series (``id_col=None``) is the network ``forecast train`` fits on one file, with its
+held-out residuals for intervals:
+
+>>> one = df[df.unique_id == "s0"].drop(columns="unique_id")
+>>> fc = Forecaster(lookback=48, horizon=24, epochs=1, units=4, seed=0)
+>>> fc.fit_holdout(one, id_col=None, holdout=48)["n_holdout_windows"]
+25
+>>> list(fc.predict(h=2, level=[80]).columns)
+['ds', 'model', 'model-lo-80', 'model-hi-80']
 """
 from __future__ import annotations
 
@@ -109,11 +122,42 @@ class Forecaster:
             self.
         """
         data, window, model, train = self._configs()
+        if _one_series(df, id_col):
+            from . import series_model
+
+            ds = self._series(df, time_col, target, features, data, window, model, train)
+            season = int(self.settings.get("season") or ds.season or 1)
+            net = series_model.fit_all(ds, window, model, train, on_epoch=on_epoch)
+            self._remember_series(net, ds, data, season)
+            return self
         L, H = window.lookback, window.horizon
         panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict,
                             for_fit=True, data=data)
         self.long_ = self._is_long(df, id_col, data)
         return self._fit_panel(panel, data, window, model, train, on_epoch=on_epoch)
+
+    def _series(self, df, time_col, target, features, data, window, model, train):
+        """One series' validated Dataset, after refusing what applies to many series only."""
+        from . import series_model
+
+        series_model.refuse_panel_settings(model, train)
+        ds = series_model.series_dataset(df, time_col=time_col, target=target, features=features, data=data)
+        series_model.check_for_model(ds, window)
+        return ds
+
+    def _remember_series(self, net, ds, data, season: int, info: dict | None = None, residuals=None) -> None:
+        """What predict and save need of a one-series model: the network, its manifest and the data."""
+        from . import series_model
+
+        self.one_series_ = True
+        self.net_, self.season_, self.data_ = net, season, ds
+        self.window_, self.model_cfg_, self.train_cfg_, self.data_cfg_ = net.window, net.model_cfg, net.train_cfg, data
+        self.ids_, self.skipped_, self.id_col_ = [], [], None
+        self.target_, self.features_ = list(ds.target), list(ds.features)
+        self.freq_, self.freq_label_, self.trading_days_ = ds.freq, ds.freq_label, bool(ds.trading_days)
+        self.time_col_ = ds.date_col or "ds"
+        self.residuals_ = residuals
+        self.manifest_ = series_model.manifest(net, ds, data, season, info=info, residuals=residuals)
 
     def _is_long(self, df, id_col, data) -> bool:
         """Whether the training data named its series in a column (a long file or frame) rather than
@@ -132,6 +176,7 @@ class Forecaster:
         self.season_ = int(self.settings.get("season") or panel.season or 1)
         self.net_ = GlobalForecaster(window, model, train, n_targets=len(panel.target), season=self.season_)
         self.net_.fit(values, origins, keys=list(panel.ids), on_epoch=on_epoch)
+        self.one_series_ = False
         self.window_, self.model_cfg_, self.train_cfg_ = window, model, train
         self.data_cfg_ = data
         self._remember(panel)
@@ -148,13 +193,24 @@ class Forecaster:
 
         Returns:
             The JSON-ready holdout result: ``mean``, ``series``, ``verdict`` as in
-            :meth:`cross_validate`, with the cutoff.
+            :meth:`cross_validate`, with the cutoff. One series: ``metrics`` per forecaster, the
+            rows and periods of the fit and the holdout, ``verdict`` (see
+            :func:`forecast_cli.evaluation.fit_holdout`).
         """
         from .baselines import make_panel_baselines
         from .global_model import GlobalForecaster
         from .panel_cv import cross_validate_panel
 
         data, window, model, train = self._configs()
+        if _one_series(df, id_col):
+            from . import series_model
+
+            ds = self._series(df, time_col, target, features, data, window, model, train)
+            season = int(self.settings.get("season") or ds.season or 1)
+            net, info, residuals = series_model.fit_holdout(ds, window, model, train, season=season,
+                                                            holdout=holdout, on_epoch=on_epoch)
+            self._remember_series(net, ds, data, season, info, residuals)
+            return info
         L, H = window.lookback, window.horizon
         panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict,
                             for_fit=True, data=data)
@@ -172,7 +228,7 @@ class Forecaster:
             panel.ids, [ds.frame.index for ds in panel.series], [ds.values for ds in panel.series],
             lookback=L, horizon=H, season=season, folds=1, test_size=span, make_model=make_model,
             make_baselines=lambda: make_panel_baselines(L, H, len(panel.target), season), id_col=panel.id_col)
-        self.net_, self.season_ = fitted[0], season
+        self.net_, self.season_, self.one_series_ = fitted[0], season, False
         self.window_, self.model_cfg_, self.train_cfg_, self.data_cfg_ = window, model, train, data
         self._remember(panel)
         self.residuals_ = _scaled_residuals(frame, panel, L, H, season)
@@ -215,13 +271,17 @@ class Forecaster:
         Returns:
             A long DataFrame: the id column, ``ds``, ``model``, ``model-lo-<level>`` and
             ``model-hi-<level>`` per level (Nixtla's names), and ``short_history`` (True where a
-            series had fewer rows than the lookback and its window was padded).
+            series had fewer rows than the lookback and its window was padded). One series: ``ds``,
+            ``model`` and the bounds (a ``target`` column first when it has several targets); its
+            intervals come from the absolute held-out residuals of each step.
         """
         self._check_fitted()
         H, L = self.window_.horizon, self.window_.lookback
         h = H if h is None else int(h)
         if not 1 <= h <= H:
             raise ConfigError(f"h must be an int in [1, {H}] (the horizon it was trained for). Got {h}.")
+        if self.one_series_:
+            return self._predict_series(h, df, tuple(level or ()), time_col, target)
         if df is None:
             tails = self.tails_
         else:
@@ -229,6 +289,45 @@ class Forecaster:
                                 target or self.target_[0], self.features_, min_rows=1, strict=False, for_fit=False)
             tails = {sid: (ds.values[-L:], ds.frame.index[-L:]) for sid, ds in zip(panel.ids, panel.series)}
         return self._forecast(tails, h, tuple(level or ()))
+
+    def _predict_series(self, h: int, df, levels: tuple, time_col: str, target) -> pd.DataFrame:
+        """One series: its last window (``df``, or the training data) through the network, with the
+        checks and warnings of ``forecast predict`` (warnings as :class:`UserWarning`)."""
+        import warnings as _warnings
+
+        from . import series_model
+        from .forecasting import last_window, predict_frame
+
+        if df is None:
+            ds = getattr(self, "data_", None)
+            if ds is None:
+                raise ConfigError("this model was loaded from a bundle, which holds no data of its series: "
+                                  "pass its history as df")
+        else:
+            ds = series_model.series_dataset(df, time_col=time_col, target=target or tuple(self.target_),
+                                             features=self.features_, data=self.data_cfg_)
+        if levels:
+            from .forecasting import check_levels
+
+            levels = check_levels(levels)
+        if levels and (self.residuals_ is None or not np.asarray(self.residuals_).size):
+            raise ConfigError("prediction intervals need held-out residuals: fit with fit_holdout() "
+                              "(forecast train does), or predict without levels")
+        last_window(ds, self.window_.lookback)
+        notes: list = []
+        table = predict_frame(self.net_, self.manifest_, ds, h, levels, notes)
+        for note in notes:
+            _warnings.warn(note, UserWarning, stacklevel=3)
+        return series_model.to_long(table, self.target_)
+
+    def predict_windows(self, X: np.ndarray, *, keys=None, lengths=None) -> np.ndarray:
+        """Forecasts ``(n, horizon, n_targets)`` in the data's units for stacked input windows ``X``
+        ``(n, lookback, n_columns)``: the fast path of batch scoring (``forecast score``). ``keys``
+        (series ids) and ``lengths`` (real rows of left-padded windows) apply to a model of many series."""
+        self._check_fitted()
+        if self.one_series_:
+            return self.net_.predict_windows(X)
+        return self.net_.predict_windows(X, keys=keys, lengths=lengths)
 
     def _forecast(self, tails: dict, h: int, levels: tuple = ()) -> pd.DataFrame:
         from .calendar import future_index
@@ -285,18 +384,50 @@ class Forecaster:
     # -- evaluation --------------------------------------------------------------------------
     def cross_validate(self, df, *, id_col: str | None = "unique_id", time_col: str = "ds", target: str = "y",
                        features: Sequence[str] = (), folds: int = 5, test_size: int | None = None,
-                       step: int | None = None, strict: bool = False, on_fold=None) -> pd.DataFrame:
-        """Cross-validate by cutoffs common to all series (see :mod:`forecast_cli.panel_cv`).
+                       step: int | None = None, cv: str = "expanding", by_step: bool = False,
+                       predictions: bool = True, strict: bool = False, on_fold=None, on_epoch=None) -> pd.DataFrame:
+        """Cross-validate by cutoffs common to all series (see :mod:`forecast_cli.panel_cv`), or, for
+        one series, by forecast origins in time-ordered folds (:func:`forecast_cli.evaluation.cross_validate`).
 
-        Returns the long frame of test forecasts (id, ``fold``, ``cutoff``, ``ds``, ``y``, and the
-        columns ``model``, ``naive``, ``seasonal_naive``, ``linear``); the metrics per series,
-        their means and the verdict are in ``frame.attrs["metrics"]`` and ``self.cv_metrics_``.
+        Args:
+            folds: the number of folds (cutoffs). Defaults to 5.
+            test_size: steps after each cutoff (many series; default the horizon), or rows per
+                test span (one series; default rows // (folds + 1)).
+            cv: one series: ``expanding`` (train on all the past) or ``sliding``. Defaults to
+                ``expanding``.
+            by_step: one series: metrics per horizon step too. Defaults to False.
+            predictions: one series: keep every test forecast in the frame (False: an empty
+                frame, the metrics only). Defaults to True.
+
+        Returns:
+            The long frame of test forecasts (id, ``fold``, ``cutoff``, ``ds``, ``y``, and the
+            columns ``model``, ``naive``, ``seasonal_naive``, ``linear``; one series: ``fold``,
+            ``cutoff`` (the forecast origin), ``ds``, ``step``, ``target``, ``y`` and the same
+            forecasters); the metrics, their means and the verdict are in
+            ``frame.attrs["metrics"]`` and ``self.cv_metrics_``.
         """
         from .baselines import make_panel_baselines
         from .global_model import GlobalForecaster
         from .panel_cv import cross_validate_panel
 
         data, window, model, train = self._configs()
+        if _one_series(df, id_col):
+            from . import series_model
+
+            ds = self._series(df, time_col, target, features, data, window, model, train)
+            season = int(self.settings.get("season") or ds.season or 1)
+            frame, result = series_model.cross_validate(
+                ds, window, model, train, season=season, folds=folds, cv=cv, test_size=test_size,
+                by_step=by_step, predictions=predictions, on_fold=on_fold, on_epoch=on_epoch)
+            result["season"] = season
+            frame.attrs["metrics"] = result
+            self.cv_metrics_ = result
+            return frame
+        if cv != "expanding":
+            raise ConfigError("--cv sliding applies to one series; with many series every fold trains on all the "
+                              "past before its cutoff")
+        if by_step:
+            raise ConfigError("--by-step applies to one series; with many series the metrics are per series")
         L, H = window.lookback, window.horizon
         panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict,
                             for_fit=True, data=data)
@@ -318,6 +449,11 @@ class Forecaster:
     def save(self, path: str | os.PathLike) -> dict:
         """Write a bundle (see :mod:`forecast_cli.bundle`) atomically; return its manifest."""
         self._check_fitted()
+        if self.one_series_:
+            from .bundle import save_bundle
+
+            fixed = ("window", "model", "train", "n_targets", "scaler")  # save_bundle writes them from the network
+            return save_bundle(path, self.net_, {k: v for k, v in self.manifest_.items() if k not in fixed})
         from .panel_bundle import save_forecaster
 
         extra = {}
@@ -334,10 +470,65 @@ class Forecaster:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Forecaster":
-        """A fitted Forecaster from a bundle written by :meth:`save` (verified, ``safe_mode=True``)."""
-        from .panel_bundle import load_forecaster
+        """A fitted Forecaster from a bundle written by :meth:`save` or ``forecast train`` (verified,
+        loaded with ``safe_mode=True``)."""
+        from .bundle import read_manifest
+        from .panel_bundle import is_panel_manifest, load_forecaster
 
-        return load_forecaster(cls, path)
+        if is_panel_manifest(read_manifest(path)):
+            fc = load_forecaster(cls, path)
+            fc.one_series_ = False
+            return fc
+        return _load_series(cls, path)
+
+    @staticmethod
+    def inspect(path: str | os.PathLike) -> dict:
+        """A bundle's manifest, after checking its hashes, limits and schema; loads no TensorFlow."""
+        from .bundle import verify
+
+        return verify(path)
+
+    def check(self, source, *, require_target: bool = False):
+        """Read and validate data as :meth:`fit` would, without fitting: a
+        :class:`~forecast_cli.data.Dataset` (one series) or a :class:`~forecast_cli.panel.Panel` (a long
+        file with the ``id_col`` setting, a folder, a glob or a list of files), each with ``summary()``.
+        ``source`` is a path (``-`` for standard input) or a list of paths. Loads no TensorFlow."""
+        from . import data as _data
+        from .panel import is_many, load_panel
+
+        data = self._configs()[0]
+        if is_many(source, data):
+            return load_panel(source, data, require_target=require_target)
+        return _data.load(source, data, require_target=require_target)
+
+
+def _one_series(df, id_col) -> bool:
+    """Whether ``df`` is one series: a Dataset, or a DataFrame with no id column named."""
+    from .data import Dataset
+
+    return isinstance(df, Dataset) or (isinstance(df, pd.DataFrame) and id_col is None)
+
+
+def _load_series(cls, path) -> "Forecaster":
+    """A fitted one-series Forecaster from its bundle (verified as :func:`forecast_cli.bundle.load_bundle` does)."""
+    from .bundle import load_bundle
+    from .config import DataConfig, from_dict, to_dict
+
+    net, manifest = load_bundle(path)
+    d = manifest["data"]
+    data = from_dict(DataConfig, {k: v for k, v in d.items() if k in DataConfig.__dataclass_fields__})
+    fc = cls(**{**to_dict(data), **to_dict(net.window), **to_dict(net.model_cfg), **to_dict(net.train_cfg)})
+    fc.one_series_, fc.net_, fc.manifest_ = True, net, manifest
+    fc.window_, fc.model_cfg_, fc.train_cfg_, fc.data_cfg_ = net.window, net.model_cfg, net.train_cfg, data
+    fc.ids_, fc.skipped_, fc.id_col_ = [], [], None
+    fc.target_, fc.features_ = list(d["target"]), list(d.get("features") or [])
+    fc.freq_, fc.freq_label_, fc.trading_days_ = d.get("freq"), d.get("freq_label") or "", bool(d.get("trading_days"))
+    fc.season_, fc.time_col_ = int(d.get("season") or 1), d.get("date_col") or "ds"
+    from .forecasting import _residuals
+
+    res = _residuals(manifest)
+    fc.residuals_ = res if res.size else None
+    return fc
 
 
 def _level(lv: float) -> str:

@@ -202,7 +202,8 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         KeyboardInterrupt (or its subclass Interrupted, for SIGTERM): after writing the summary so
             far and releasing the lock.
     """
-    from .bundle import load_bundle, read_manifest
+    from .bundle import read_manifest
+    from .forecaster import Forecaster
     from .files import atomic_write, write_atomic
     from .errors import ConfigError
     from .runtime import deferred_interrupts
@@ -241,7 +242,8 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
     bounds = conformal_bounds(_residuals(manifest), levels, bounds_warn)
     for w in bounds_warn:
         warn(w)
-    forecaster, manifest = load_bundle(bundle_path)
+    forecaster = Forecaster.load(bundle_path)  # one load per run, verified; its network forecasts every window
+    manifest = forecaster.manifest_
     targets = list(manifest["data"]["target"])
     cfg = data_config(manifest).with_dates(date_format, dayfirst)  # as predict reads dates
     if id_col is not None:
@@ -434,9 +436,9 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
             entry["series"] = len(got)
         if many:  # a global model forecasts any series; say so when one's level is far from the training series'
             one = got[0][0] is None  # a file of one series (no id column)
-            far = forecaster.out_of_range([w for _, _, w, _ in got], [str(sid) for sid, _, _, _ in got])
+            far = forecaster.net_.out_of_range([w for _, _, w, _ in got], [str(sid) for sid, _, _, _ in got])
             if far:
-                lo, hi = forecaster.level_range_
+                lo, hi = forecaster.net_.level_range_
                 what = "its level is" if one else f"series {', '.join(far[:5])} have levels"
                 file_warnings.append(f"{entry['input']}: {what} more than 10 times outside the training series' "
                                      f"({lo:.4g} .. {hi:.4g}); check the forecast")

@@ -167,3 +167,89 @@ def test_every_setting_is_checked_at_fit(three):
     for bad, msg in (({"max_gap": -1}, "--max-gap"), ({"season": 0}, "--season"), ({"units": 0}, "--units")):
         with pytest.raises(ConfigError, match=msg):
             Forecaster(**{**FAST, **bad}).fit(three)
+
+
+# ----------------------------------------------------------------------------- one series
+ONE = dict(lookback=24, horizon=6, epochs=2, units=4, seed=0, patience=2)
+
+
+def _one_series(n=300) -> pd.DataFrame:
+    t = np.arange(n)
+    y = 20 + 3 * np.sin(2 * np.pi * t / 24) + 0.02 * t + 0.1 * np.cos(7 * t)
+    return pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=n, freq="h"), "y": y, "x": np.cos(t / 5.0)})
+
+
+def test_one_series_cross_validation_is_the_commands(tmp_path):
+    """A DataFrame of one series (id_col=None) and the same data as a file through `forecast evaluate`
+    give the same numbers: the command is a shell over the Forecaster."""
+    from forecast_cli import Forecaster, api
+    from forecast_cli.config import split_settings
+
+    df = _one_series()
+    path = tmp_path / "one.csv"
+    df.to_csv(path, index=False)
+    frame = Forecaster(**ONE).cross_validate(df, id_col=None, folds=2)
+    lib = frame.attrs["metrics"]
+    data, window, model, train = split_settings(**ONE, target="y", date_col="ds")
+    cli = api.evaluate(str(path), data, window, model, train, folds=2, predictions_path=tmp_path / "p.csv")
+    assert lib["summary"]["model"]["rmse"]["mean"] == pytest.approx(cli["summary"]["model"]["rmse"]["mean"], rel=1e-9)
+    assert lib["summary"]["naive"]["mae"]["mean"] == pytest.approx(cli["summary"]["naive"]["mae"]["mean"], rel=1e-12)
+    assert lib["season"] == 24 and cli["settings"]["season"] == 24
+    # the frame: every test forecast, Nixtla's names; the file: the same rows under the command's names
+    assert list(frame.columns[:6]) == ["fold", "cutoff", "ds", "step", "target", "y"]
+    assert {"model", "naive", "seasonal_naive", "linear"} <= set(frame.columns)
+    assert (frame["ds"] > frame["cutoff"]).all() and frame["step"].between(1, 6).all()
+    written = pd.read_csv(tmp_path / "p.csv")
+    assert list(written.columns[:6]) == ["fold", "origin", "timestamp", "step", "target", "actual"]
+    assert len(written) == len(frame)
+    np.testing.assert_allclose(written["actual"], frame["y"])
+    np.testing.assert_allclose(written["model"], frame["model"], rtol=1e-6)
+
+
+def test_one_series_fit_holdout_save_load_predict(tmp_path):
+    from forecast_cli import Forecaster
+    from forecast_cli.forecasting import predict as cli_predict
+
+    df = _one_series()
+    fc = Forecaster(**ONE)
+    info = fc.fit_holdout(df, id_col=None, holdout=48)
+    assert info["holdout_rows"] == [252, 300] and set(info["metrics"]) >= {"model", "naive"}
+    out = fc.predict(level=[80])
+    assert list(out.columns) == ["ds", "model", "model-lo-80", "model-hi-80"]
+    assert len(out) == 6 and out["ds"].iloc[0] == pd.Timestamp("2024-01-13 12:00")
+    assert (out["model-lo-80"] < out["model"]).all() and (out["model"] < out["model-hi-80"]).all()
+    fc.save(tmp_path / "one.fcst")
+    back = Forecaster.load(tmp_path / "one.fcst")
+    with pytest.raises(ConfigError, match="pass its history as df"):
+        back.predict()
+    again = back.predict(df=df, level=[80])
+    np.testing.assert_allclose(again["model"], out["model"], rtol=1e-5)
+    np.testing.assert_allclose(again["model-hi-80"], out["model-hi-80"], rtol=1e-5)
+    # `forecast predict` on the same history as a file: the same numbers under the command's columns
+    df.to_csv(tmp_path / "one.csv", index=False)
+    table = cli_predict(tmp_path / "one.fcst", str(tmp_path / "one.csv"), levels=(80,)).frame
+    assert list(table.columns) == ["timestamp", "y", "y_lower_80", "y_upper_80", "step"]
+    np.testing.assert_allclose(table["y"], out["model"], rtol=1e-5)
+
+
+def test_one_series_refusals():
+    from forecast_cli import Forecaster
+
+    df = _one_series()
+    fc = Forecaster(**ONE).fit(df, id_col=None)
+    with pytest.raises(ConfigError, match="need held-out residuals"):
+        fc.predict(level=[80])  # fit() holds nothing out: no intervals, never NaN ones
+    assert fc.predict(h=2)["model"].notna().all()
+    with pytest.raises(ConfigError, match="--local applies to many series"):
+        Forecaster(**ONE, local=True).fit(df, id_col=None)
+    with pytest.raises(ConfigError, match="--cv sliding applies to one series"):
+        Forecaster(**ONE).cross_validate(df.assign(unique_id="a"), cv="sliding")
+
+
+def test_one_series_with_two_targets_is_long_by_target():
+    from forecast_cli import Forecaster
+
+    fc = Forecaster(**ONE).fit(_one_series(), id_col=None, target=["y", "x"])
+    out = fc.predict(h=3)
+    assert list(out.columns) == ["target", "ds", "model"]
+    assert out["target"].tolist() == ["y"] * 3 + ["x"] * 3

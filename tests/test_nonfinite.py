@@ -95,7 +95,7 @@ def test_values_beyond_float32_are_refused_for_training(tmp_path):
                                         r"model can compute with \(float32, up to 3\.4e\+38; 1 such value\(s\)\); "
                                         r"rescale the column or fix the value"):
         check_value_range(ds)
-    # The command: one line, exit 1, no internal error (needs api._load_for_model to call check_value_range).
+    # The command: one line, exit 1, no internal error (series_model.check_for_model calls check_value_range).
     r = invoke("evaluate", path, "--target", "y", "--lookback", "5", "--horizon", "2", "--folds", "2",
                "--epochs", "1", "--units", "4", "-q")
     assert r.exit_code == 1, r.output

@@ -16,12 +16,14 @@ from .baselines import make_baselines
 from .config import ModelConfig, TrainConfig, WindowConfig
 from .errors import ConfigError, DataError
 from .metrics import aggregate, check_finite, compute_metrics, mase_scale, metrics_by_step
+from .significance import ALPHA, BEAT, LOSS_OF_METRIC, TEST_NAME, TIE, compare, window_losses
 from .training import NeuralForecaster
 from .windows import valid_origins
 
-__all__ = ["Fold", "make_folds", "cross_validate", "holdout_split", "fit_holdout", "MODEL_KEY"]
+__all__ = ["Fold", "make_folds", "cross_validate", "holdout_split", "fit_holdout", "verdict", "MODEL_KEY"]
 
 MODEL_KEY = "model"
+VERDICT_METRIC = "rmse"  # the verdict's metric; its test uses the matching per-window loss (squared error)
 
 
 @dataclass(frozen=True)
@@ -121,18 +123,63 @@ def _score_all(forecasters, values, fold_train_rows, test_origins, horizon, n_ta
     return y_true, preds, metrics, steps
 
 
-def _verdict(summary: dict, metric: str = "rmse") -> dict:
-    """Did the model beat the naive baseline on mean ``metric``? Ties (within 1e-9, relative) are not wins."""
-    m = summary[MODEL_KEY][metric]["mean"]
-    n = summary["naive"][metric]["mean"]
-    tie = abs(m - n) <= 1e-9 * max(abs(m), abs(n), 1e-300)
-    means = {k: v[metric]["mean"] for k, v in summary.items() if v[metric]["mean"] is not None}
-    lowest = min(means.values())
-    # On a tie for the lowest value, name the simplest forecaster (baselines before the model).
-    order = [k for k in ("naive", "seasonal_naive", "linear", MODEL_KEY) if k in means]
-    best = next(k for k in order if abs(means[k] - lowest) <= 1e-9 * max(abs(lowest), 1e-300))
-    return {"metric": metric, "model": m, "naive": n, "beat_naive": bool(m < n and not tie), "tie": bool(tie),
-            "best": best}
+def verdict(means: dict, losses: dict, origins, horizon: int, metric: str = "rmse", alpha: float = ALPHA) -> dict:
+    """The model against the best baseline: lowest mean ``metric``, and whether the difference is more than noise.
+
+    The best baseline is the one with the lowest mean ``metric`` (on a tie, the simplest: naive,
+    seasonal naive, linear). The model is tested against it, and against each baseline, with the
+    Diebold-Mariano test (:mod:`forecast_cli.significance`) on the per-window losses of the test
+    windows of every fold, pooled in time order.
+
+    Args:
+        means: each forecaster's mean ``metric`` (``"model"`` and the baselines).
+        losses: each forecaster's per-window loss (:func:`forecast_cli.significance.window_losses`),
+            the windows in the order of ``origins``.
+        origins: each test window's origin row.
+        horizon: steps per window.
+        metric: the metric that ``means`` holds. Defaults to ``"rmse"``.
+        alpha: the test's level. Defaults to 0.05.
+
+    Returns:
+        ``result`` (``"beat"``, ``"no significant difference"``, ``"worse"`` or ``"too few windows to
+        test"``) against ``baseline`` (its mean in ``baseline_value``), with ``p_value``,
+        ``statistic`` and the test's ``n``, ``h`` in ``test``; ``vs`` the same against every
+        baseline; ``best`` the lowest mean of all (model included). ``beat_naive`` and ``tie``
+        read the test against the naive baseline (a win is significant; ``tie``: no significant
+        difference); ``model`` and ``naive`` are the means.
+
+    >>> rng = np.random.default_rng(0)
+    >>> base = rng.normal(4.0, 1.0, 200) ** 2
+    >>> v = verdict({"model": 2.0, "naive": 2.1}, {"model": 0.25 * base, "naive": base}, range(200), 1)
+    >>> v["result"], v["baseline"], v["p_value"] < 1e-9
+    ('beat', 'naive', True)
+    """
+    baselines = [k for k in ("naive", "seasonal_naive", "linear") if means.get(k) is not None]
+    baselines += [k for k in means if k not in baselines and k != MODEL_KEY and means[k] is not None]
+    if not baselines:
+        raise ConfigError("the verdict needs at least one baseline with a mean metric")
+    close = lambda a, b: abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1e-300)  # noqa: E731
+    low = min(means[k] for k in baselines)
+    base = next(k for k in baselines if close(means[k], low))
+    order = baselines + [MODEL_KEY]
+    lowest = min(means[k] for k in order if means.get(k) is not None)
+    best = next(k for k in order if means.get(k) is not None and close(means[k], lowest))
+    tests = {b: compare(losses[MODEL_KEY], losses[b], origins, horizon, alpha) for b in baselines}
+    vs = {b: {"value": means[b], **{k: r[k] for k in ("result", "p_value", "statistic")}} for b, r in tests.items()}
+    head = tests[base]
+    test = {"name": TEST_NAME, "loss": f"{LOSS_OF_METRIC.get(metric, 'squared')} error per window, mean over its "
+                                      "steps and targets", "alpha": alpha,
+            **{k: head[k] for k in ("n", "h", "mean_difference", "note") if k in head}}
+    naive = vs.get("naive", {})
+    return {"metric": metric, "model": means[MODEL_KEY], "baseline": base, "baseline_value": means[base],
+            "result": head["result"], "p_value": head["p_value"], "statistic": head["statistic"], "test": test,
+            "vs": vs, "best": best, "naive": means.get("naive"), "beat_naive": naive.get("result") == BEAT,
+            "tie": naive.get("result") == TIE}
+
+
+def _window_losses(y_true, preds: dict, metric: str = VERDICT_METRIC) -> dict:
+    """Each forecaster's per-window loss for the verdict's ``metric`` (squared error for RMSE)."""
+    return {name: window_losses(y_true, p, LOSS_OF_METRIC[metric]) for name, p in preds.items()}
 
 
 def cross_validate(values: np.ndarray, *, n_targets: int, window: WindowConfig, model: ModelConfig,
@@ -144,14 +191,15 @@ def cross_validate(values: np.ndarray, *, n_targets: int, window: WindowConfig, 
     """Cross-validate the network and the baselines; return a JSON-ready result.
 
     Returns a dict with ``folds`` (per fold: rows, dates, window counts, epochs and
-    ``metrics[name][metric]``), ``summary[name][metric] = {"mean", "std"}`` and ``verdict``.
+    ``metrics[name][metric]``), ``summary[name][metric] = {"mean", "std"}`` and ``verdict``
+    (:func:`verdict`: mean RMSE against the best baseline's, tested over every fold's test windows).
     With ``keep_predictions``, also ``predictions``: per fold a dict of ``origins``, ``y_true``
     and each forecaster's ``(n, horizon, n_targets)`` forecasts.
     """
     L, H = window.lookback, window.horizon
     values = np.asarray(values, dtype=np.float64)
     folds = make_folds(values, L, H, n_folds, cv, test_size)
-    fold_out, per_name, kept = [], {}, []
+    fold_out, per_name, kept, pooled = [], {}, [], {}
     for fold in folds:
         if on_fold:
             on_fold(fold.index, len(folds))
@@ -164,6 +212,8 @@ def cross_validate(values: np.ndarray, *, n_targets: int, window: WindowConfig, 
         y_true, preds, metrics, steps = _score_all(forecasters, values, (fold.train_start, fold.train_stop),
                                                    fold.test_origins, H, n_targets, by_step, index)
         by_target = steps.pop("__by_target__", None)
+        for name, loss in _window_losses(y_true, preds).items():
+            pooled.setdefault(name, []).append(loss)
         if keep_predictions:
             kept.append({"fold": fold.index, "origins": fold.test_origins, "y_true": y_true, **preds})
         entry = {
@@ -189,7 +239,10 @@ def cross_validate(values: np.ndarray, *, n_targets: int, window: WindowConfig, 
         for name, m in metrics.items():
             per_name.setdefault(name, []).append(m)
     summary = {name: aggregate(ms) for name, ms in per_name.items()}
-    result = {"folds": fold_out, "summary": summary, "verdict": _verdict(summary)}
+    means = {name: s[VERDICT_METRIC]["mean"] for name, s in summary.items()}
+    result = {"folds": fold_out, "summary": summary,
+              "verdict": verdict(means, {k: np.concatenate(v) for k, v in pooled.items()},
+                                 np.concatenate([f.test_origins for f in folds]), H)}
     if n_targets > 1:
         tn = list(fold_out[0]["by_target"][MODEL_KEY])
         result["summary_by_target"] = {
@@ -222,7 +275,8 @@ def fit_holdout(values: np.ndarray, *, n_targets: int, window: WindowConfig, mod
     """Fit on all rows but a holdout tail; score the network and baselines on the tail.
 
     Returns the fitted forecaster and a dict with ``metrics``, per-step absolute residuals
-    quantiles support (``residuals``: ``(n_windows, horizon, n_targets)`` list) and row ranges.
+    quantiles support (``residuals``: ``(n_windows, horizon, n_targets)`` list), row ranges and
+    the ``verdict`` on the holdout windows (:func:`verdict`).
     """
     L, H = window.lookback, window.horizon
     values = np.asarray(values, dtype=np.float64)
@@ -245,6 +299,7 @@ def fit_holdout(values: np.ndarray, *, n_targets: int, window: WindowConfig, mod
         "metrics": metrics,
         "by_step": steps,
         "residuals": (y_true - preds[MODEL_KEY]),
+        "verdict": verdict({k: m[VERDICT_METRIC] for k, m in metrics.items()}, _window_losses(y_true, preds), te, H),
     }
     info.update(_linear_path_info(net))
     if by_target:

@@ -13,6 +13,7 @@ fold scaled by its own training rows, averaged over folds) with their means over
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -21,12 +22,15 @@ import pandas as pd
 
 from .errors import ConfigError, DataError
 from .metrics import HEADLINE, SERIES_METRICS, seasonal_scales, series_metrics
+from .significance import (ALPHA, BEAT, LOSS_OF_METRIC, TEST_NAME, TIE, TOO_FEW, WORSE, compare, dm_test, overlap_lag,
+                           window_losses)
 from .windows import valid_origins
 
 __all__ = ["Cutoff", "make_cutoffs", "fold_origins", "cross_validate_panel", "summarise", "MODEL_KEY"]
 
 MODEL_KEY = "model"
 BASELINE_ORDER = ("naive", "seasonal_naive", "linear")
+VERDICT_METRIC = "mase"
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,8 @@ def cross_validate_panel(ids: Sequence[str], indexes: Sequence[pd.DatetimeIndex]
     of :func:`summarise` plus ``folds`` (each fold's cutoff, windows and epochs).
     """
     cuts = make_cutoffs(indexes, horizon, folds, test_size, step)
-    frames, fold_info, per_series = [], [], {}
+    grid = _test_grid(indexes, cuts[0].cutoff)
+    frames, fold_info, per_series, losses = [], [], {}, {}
     for cut in cuts:
         if on_fold:
             on_fold(cut.index, len(cuts))
@@ -147,10 +152,12 @@ def cross_validate_panel(ids: Sequence[str], indexes: Sequence[pd.DatetimeIndex]
                 p = np.asarray(preds[name][i])[:, :, 0]
                 cols[name] = p.reshape(-1)
                 per_series.setdefault(sid, {}).setdefault(name, []).append(series_metrics(y, p, scales))
+            _keep_losses(losses, sid, grid.searchsorted(ix[o]), y,
+                         {name: np.asarray(preds[name][i])[:, :, 0] for name, _ in forecasters}, scales)
             frames.append(pd.DataFrame(cols))
     frame = pd.concat(frames, ignore_index=True)
     names = [MODEL_KEY] + [b for b in BASELINE_ORDER if b in frame.columns]
-    result = summarise(per_series, names)
+    result = summarise(per_series, names, losses=losses, horizon=horizon)
     result["folds"] = fold_info
     # Series whose span holds no test window of any fold (one that ended before the first cutoff):
     # trained on, never scored. Named, so that "N of M series" is never read as all of them.
@@ -163,39 +170,124 @@ def _mean(vals):
     return float(np.mean(vals)) if vals else None
 
 
-def summarise(per_series: dict, names: Sequence[str], metric: str = "mase", worst: int = 5) -> dict:
+def _test_grid(indexes: Sequence[pd.DatetimeIndex], first: pd.Timestamp) -> pd.DatetimeIndex:
+    """The timestamps of every series from ``first`` on: the time axis on which test windows are
+    placed (and found to overlap) for the Diebold-Mariano tests."""
+    tails = [ix[ix.searchsorted(first, side="left"):].asi8 for ix in indexes]
+    return pd.DatetimeIndex(np.unique(np.concatenate(tails)) if tails else np.array([], dtype="int64"))
+
+
+def _keep_losses(losses: dict, sid, pos, y, preds: dict, scales, metric: str = VERDICT_METRIC) -> None:
+    """Add one series' per-window losses of one fold (the verdict metric's loss, scaled like it) to
+    ``losses[sid]``; nothing when that metric is undefined for the fold (a zero or unknown scale)."""
+    s_abs, s_sq = scales
+    scale = {"mase": s_abs, "rmsse": math.sqrt(s_sq) if s_sq is not None and s_sq >= 0 else s_sq}.get(metric, 1.0)
+    if scale is None or not math.isfinite(scale) or scale <= 0:
+        return
+    entry = losses.setdefault(sid, {"pos": []})
+    entry["pos"].append(np.asarray(pos, dtype=np.int64))
+    for name, p in preds.items():
+        entry.setdefault(name, []).append(window_losses(y, p, LOSS_OF_METRIC[metric], scale=[scale]))
+
+
+def _series_counts(series: dict, b: str, metric: str, losses: dict | None, horizon: int, alpha: float) -> dict:
+    """Series where the model beats baseline ``b`` (significantly, over that series' test windows),
+    shows no significant difference, is worse, or has too few windows; ``point`` compares the
+    means only (ties within 1e-9 relative), as the counts did before the test."""
+    counts = {"wins": 0, "ties": 0, "losses": 0, "too_few": 0}
+    point = {"wins": 0, "ties": 0, "losses": 0}
+    key = {BEAT: "wins", TIE: "ties", WORSE: "losses", TOO_FEW: "too_few"}
+    for s in series:
+        m, n = series[s][MODEL_KEY][metric], series[s][b][metric]
+        if m is None or n is None:
+            continue
+        point["ties" if abs(m - n) <= 1e-9 * max(abs(m), abs(n), 1e-300) else "wins" if m < n else "losses"] += 1
+        if losses is not None:
+            ls = losses.get(s)
+            res = TOO_FEW if ls is None else compare(np.concatenate(ls[MODEL_KEY]), np.concatenate(ls[b]),
+                                                     np.concatenate(ls["pos"]), horizon, alpha)["result"]
+            counts[key[res]] += 1
+    return {**counts, "point": point} if losses is not None else dict(point)
+
+
+def _pooled_test(losses: dict, series: dict, b: str, metric: str, horizon: int, alpha: float) -> dict:
+    """The model against baseline ``b`` over all series at once: at each test origin, the mean over
+    series of their (scaled) window losses, tested over time (the origins are common to the series,
+    so this mean is what a test across series can use without treating series as independent)."""
+    keep = [s for s in series if s in losses and series[s][MODEL_KEY][metric] is not None
+            and series[s][b][metric] is not None]
+    if not keep:
+        return dm_test([], [], alpha=alpha)
+    pos = np.concatenate([p for s in keep for p in losses[s]["pos"]])
+    u, inv = np.unique(pos, return_inverse=True)
+    cnt = np.bincount(inv).astype(np.float64)
+    mean = {k: np.bincount(inv, weights=np.concatenate([a for s in keep for a in losses[s][k]])) / cnt
+            for k in (MODEL_KEY, b)}
+    return dm_test(mean[MODEL_KEY], mean[b], h=overlap_lag(u, horizon), alpha=alpha)
+
+
+def _verdict(series: dict, mean: dict, names: Sequence[str], metric: str, losses: dict | None, horizon: int,
+             alpha: float) -> dict:
+    verdict = {"metric": metric, "series": len(series), "beats": {}}
+    baselines = [b for b in names if b != MODEL_KEY]
+    for b in baselines:
+        verdict["beats"][b] = _series_counts(series, b, metric, losses, horizon, alpha)
+    means = {n: mean[n][metric] for n in names if mean[n][metric] is not None}
+    if not means:
+        return verdict
+    close = lambda a, c: abs(a - c) <= 1e-9 * max(abs(a), abs(c), 1e-300)  # noqa: E731
+    lowest = min(means.values())
+    order = [b for b in BASELINE_ORDER if b in means] + [b for b in baselines if b in means and b not in BASELINE_ORDER]
+    verdict["best"] = next(n for n in order + [MODEL_KEY] if n in means and close(means[n], lowest))
+    verdict["model_wins"] = verdict["best"] == MODEL_KEY
+    if losses is None or not order or MODEL_KEY not in means:
+        return verdict
+    low_b = min(means[b] for b in order)
+    base = next(b for b in order if close(means[b], low_b))
+    pooled = {b: _pooled_test(losses, series, b, metric, horizon, alpha) for b in order}
+    head = pooled[base]
+    verdict.update({
+        "model": means[MODEL_KEY], "baseline": base, "baseline_value": means[base], "result": head["result"],
+        "p_value": head["p_value"], "statistic": head["statistic"],
+        "test": {"name": TEST_NAME, "loss": f"{LOSS_OF_METRIC[metric]} error per window over the series' scale "
+                                            f"(as {metric.upper()}); per origin the mean over series", "alpha": alpha,
+                 **{k: head[k] for k in ("n", "h", "mean_difference", "note") if k in head}},
+        "pooled": {b: {"value": means[b], **{k: r[k] for k in ("result", "p_value", "statistic", "n", "h")}}
+                   for b, r in pooled.items()},
+        "model_wins": head["result"] == BEAT,
+    })
+    return verdict
+
+
+def summarise(per_series: dict, names: Sequence[str], metric: str = VERDICT_METRIC, worst: int = 5,
+              losses: dict | None = None, horizon: int = 1, alpha: float = ALPHA) -> dict:
     """Per-series metrics (averaged over folds), their means over series, and the verdict.
 
-    The verdict counts the series where the model beats each baseline on ``metric`` (ties, within
-    1e-9 relative, are not wins), and names the forecaster with the lowest mean ``metric`` (on a
-    tie, the simplest: baselines before the model).
+    The verdict counts, per baseline, the series where the model wins, ties or loses on
+    ``metric``: with ``losses``, a win or a loss is a significant difference (the Diebold-Mariano
+    test of :mod:`forecast_cli.significance` over that series' test windows of every fold, ties
+    are no significant difference, ``too_few`` the series with too few windows to test; ``point``
+    keeps the plain comparison of the means); without, the means are compared (ties within 1e-9
+    relative). ``best`` is the forecaster with the lowest mean ``metric`` (on a tie, the simplest:
+    baselines before the model). With ``losses``, the model is also tested against the best
+    baseline (``baseline``) over all series at once (``result``, ``p_value``, ``statistic``,
+    ``test``; every baseline in ``pooled``), and ``model_wins`` means a significant win.
+
+    Args:
+        per_series: ``{series: {forecaster: [metrics of each fold]}}``.
+        names: the forecasters, the model first.
+        metric: the verdict's measure. Defaults to ``"mase"``.
+        worst: how many best and worst series to name. Defaults to 5.
+        losses: ``{series: {"pos": [origins on the common time axis, per fold], forecaster:
+            [per-window losses, per fold]}}``. Defaults to None (no test).
+        horizon: steps per window. Defaults to 1.
+        alpha: the test's level. Defaults to 0.05.
     """
     series = {}
     for sid, by_name in per_series.items():
         series[sid] = {n: {k: _mean([m[k] for m in by_name[n]]) for k in SERIES_METRICS} for n in names}
     mean = {n: {k: _mean([series[s][n][k] for s in series]) for k in SERIES_METRICS} for n in names}
-    verdict = {"metric": metric, "series": len(series), "beats": {}}
-    for b in names:
-        if b == MODEL_KEY:
-            continue
-        wins = ties = losses = 0
-        for s in series:
-            m, n = series[s][MODEL_KEY][metric], series[s][b][metric]
-            if m is None or n is None:
-                continue
-            if abs(m - n) <= 1e-9 * max(abs(m), abs(n), 1e-300):
-                ties += 1
-            elif m < n:
-                wins += 1
-            else:
-                losses += 1
-        verdict["beats"][b] = {"wins": wins, "ties": ties, "losses": losses}
-    means = {n: mean[n][metric] for n in names if mean[n][metric] is not None}
-    if means:
-        lowest = min(means.values())
-        order = [b for b in BASELINE_ORDER if b in means] + [MODEL_KEY]
-        verdict["best"] = next(n for n in order if abs(means[n] - lowest) <= 1e-9 * max(abs(lowest), 1e-300))
-        verdict["model_wins"] = verdict["best"] == MODEL_KEY
+    verdict = _verdict(series, mean, names, metric, losses, horizon, alpha)
     ranked = sorted((s for s in series if series[s][MODEL_KEY][metric] is not None),
                     key=lambda s: series[s][MODEL_KEY][metric])
     return {"headline": list(HEADLINE), "mean": mean, "series": series, "verdict": verdict,

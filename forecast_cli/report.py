@@ -111,11 +111,48 @@ def _day(ts: str) -> str:
     return ts[:-9] if ts.endswith(" 00:00:00") else ts
 
 
-def _verdict_line(v: dict, label: str) -> str:
-    word = "beat" if v["beat_naive"] else ("tied with" if v.get("tie") else "did NOT beat")
-    colour = "green" if v["beat_naive"] else ("yellow" if v.get("tie") else "red")
-    return (f"[{colour}]{label} {word} the naive baseline[/{colour}]: mean {v['metric'].upper()} "
-            f"{fmt(v['model'])} vs {fmt(v['naive'])} (best: {_name(v['best'], label)})")
+RESULT_COLOUR = {"beat": "green", "no significant difference": "yellow", "worse": "red"}
+
+
+def _p(p) -> str:
+    """A p-value as people read it: two significant digits, ``< 0.0001`` when smaller."""
+    return "n/a" if p is None else ("< 0.0001" if p < 1e-4 else f"= {p:.2g}")
+
+
+def _test_words(r: dict) -> str:
+    """``beat (p = 0.003)``-like words for one Diebold-Mariano result."""
+    if r["result"] == "too few windows to test":
+        return "too few windows to test"
+    return f"{r['result']} (p {_p(r['p_value'])})"
+
+
+def _verdict_line(v: dict, label: str, where: str = "mean ", what: str = "") -> str:
+    """The verdict in one line: the model against the best baseline, with the Diebold-Mariano p-value.
+
+    >>> v = {"metric": "rmse", "model": 2.1, "baseline": "naive", "baseline_value": 2.31, "result": "beat",
+    ...      "p_value": 0.003, "test": {"n": 100, "h": 5}}
+    >>> _verdict_line(v, "LSTM")
+    '[green]The LSTM beat the best baseline (naive)[/green] on mean RMSE: 2.100 vs 2.310, Diebold-Mariano p = 0.003'
+    """
+    base = _name(v["baseline"], label)
+    nums = f"on {where}{HEADERS.get(v['metric']) or SERIES_HEADERS.get(v['metric'], v['metric'])}{what}: " \
+           f"{fmt(v['model'])} vs {fmt(v['baseline_value'])}"
+    res = v["result"]
+    if res == "too few windows to test":
+        t = v.get("test", {})
+        return (f"[yellow]The {label} against the best baseline ({base})[/yellow] {nums}: too few test windows to "
+                f"test the difference ({t.get('n')} windows, h = {t.get('h')}; the test needs 2h)")
+    head = {"beat": f"The {label} beat the best baseline ({base})",
+            "worse": f"The {label} was worse than the best baseline ({base})"}.get(
+        res, f"The {label} showed no significant difference from the best baseline ({base})")
+    c = RESULT_COLOUR.get(res, "yellow")
+    return f"[{c}]{head}[/{c}] {nums}, Diebold-Mariano p {_p(v['p_value'])}"
+
+
+def _vs_line(tests: dict, label: str) -> str:
+    """Every baseline's test in one dim line: ``vs naive: beat (p = 0.01); linear (lags): ...``."""
+    return "[dim]" + f"{label} vs " + "; ".join(f"{_name(k, label)}: {_test_words(r)}" for k, r in tests.items()) \
+        + "[/dim]"
 
 
 def _linear_path_note(entry: dict) -> str:
@@ -163,6 +200,8 @@ def render_evaluation(console: Console, r: dict, by_step: bool = False) -> None:
             t.add_row(_name(key, label), *[fmt(per[n]["rmse"]["mean"]) for n in names])
         console.print(t)
     console.print(_verdict_line(r["verdict"], label), soft_wrap=True)
+    if len(r["verdict"].get("vs", {})) > 1:
+        console.print(_vs_line(r["verdict"]["vs"], label), soft_wrap=True)
 
 
 def render_train(console: Console, r: dict) -> None:
@@ -175,9 +214,7 @@ def render_train(console: Console, r: dict) -> None:
     title = (f"holdout{period}: {h['n_holdout_windows']} windows; trained on {h['n_train_windows']} windows, "
              f"{h['epochs']} epochs (best {h['best_epoch']}){_linear_path_note(h)}")
     console.print(_metric_table(title, h["metrics"], label))
-    m, n = h["metrics"]["model"]["rmse"], h["metrics"]["naive"]["rmse"]
-    word = "beat" if m < n else "did NOT beat"
-    console.print(f"{label} {word} the naive baseline on the holdout: RMSE {fmt(m)} vs {fmt(n)}")
+    console.print(_verdict_line(h["verdict"], label, where="the holdout's "), soft_wrap=True)
     if "bundle" in r:
         console.print(f"saved {r['bundle']['path']} (sha256 {r['bundle']['model_sha256'][:12]}…)")
 
@@ -363,6 +400,26 @@ def _render_panel_train(console: Console, r: dict) -> None:
                       f"{b['model_sha256'][:12]}...)")
 
 
+def _series_counts_line(v: dict, label: str) -> str:
+    """Per baseline, the series where the model beat it, showed no significant difference, or was worse.
+
+    >>> print(_series_counts_line({"series": 3, "beats": {"naive": {"wins": 2, "ties": 1, "losses": 0,
+    ...                                                              "too_few": 0}}}, "LSTM"))
+    per series (Diebold-Mariano over each series' test windows, 5 %), of 3: vs naive 2 beat, 1 no significant difference, 0 worse
+    """
+    parts = []
+    for k, b in v["beats"].items():
+        part = f"vs {_name(k, label)} {b['wins']} beat, {b['ties']} no significant difference, {b['losses']} worse"
+        if "too_few" not in b:  # counted without the test: the means compared
+            part = f"vs {_name(k, label)} {b['wins']} lower, {b['ties']} tied, {b['losses']} higher"
+        elif b["too_few"]:
+            part += f", {b['too_few']} too few windows to test"
+        parts.append(part)
+    how = "Diebold-Mariano over each series' test windows, 5 %" if any("too_few" in b for b in v["beats"].values()) \
+        else "mean of each series"
+    return f"per series ({how}), of {v['series']}: " + "; ".join(parts)
+
+
 def render_panel_evaluation(console: Console, r: dict, heading: bool = True) -> None:
     """``evaluate`` on many series: the headline means, the data-unit means, the best and worst
     series, and the verdict (series where the model beats each baseline)."""
@@ -386,13 +443,14 @@ def render_panel_evaluation(console: Console, r: dict, heading: bool = True) -> 
         console.print(_series_table(f"worst series by the model's {SERIES_HEADERS[metric]}", r["series"],
                                     r["worst_series"], metric, label, d["id_col"]))
     v = r["verdict"]
-    parts = [f"{b['wins']} of {v['series']} series beat {_name(k, label)}" + (f" ({b['ties']} tied)" if b["ties"] else "")
-             for k, b in v["beats"].items()]
-    colour = "green" if v.get("model_wins") else "red"
-    best = _name(v.get("best", "model"), label)
-    head = (f"{label} has the lowest mean {SERIES_HEADERS[metric]}" if v.get("model_wins")
-            else f"{label} did NOT win: the lowest mean {SERIES_HEADERS[metric]} is {best}'s")
-    console.print(f"[{colour}]{head}[/{colour}]; " + "; ".join(parts))
+    if "result" in v:
+        console.print(_verdict_line(v, label, what=" over series"), soft_wrap=True)
+    else:  # no baseline or no defined mean: the lowest mean only
+        colour = "green" if v.get("model_wins") else "red"
+        best = _name(v.get("best", "model"), label)
+        console.print(f"[{colour}]" + (f"{label} has the lowest mean {SERIES_HEADERS[metric]}" if v.get("model_wins")
+                      else f"{label} did NOT win: the lowest mean {SERIES_HEADERS[metric]} is {best}'s") + f"[/{colour}]")
+    console.print(_series_counts_line(v, label), soft_wrap=True)
     if r.get("untested"):
         names = ", ".join(f"{u['id']} (ends {_day(u['end'])})" for u in r["untested"][:5])
         console.print(f"[yellow]{len(r['untested'])} series have no test window after the first cutoff "

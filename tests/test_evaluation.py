@@ -1,11 +1,17 @@
 """Cross-validation: folds follow time order and never leak; scalers see training rows only;
 the same seed gives the same numbers."""
+import json
+
 import numpy as np
 import pytest
+from rich.console import Console
 
 from forecast_cli.config import ModelConfig, TrainConfig, WindowConfig
 from forecast_cli.errors import DataError
-from forecast_cli.evaluation import cross_validate, fit_holdout, make_folds
+from forecast_cli.evaluation import cross_validate, fit_holdout, make_folds, verdict
+from forecast_cli.panel_cv import summarise
+from forecast_cli.report import _series_counts_line, _verdict_line, render_train
+from forecast_cli.significance import window_losses
 from forecast_cli import training
 
 from conftest import FAST_MODEL, FAST_TRAIN
@@ -85,7 +91,12 @@ def test_model_learns_a_clean_seasonal_series_better_than_naive():
     s = r["summary"]
     assert s["model"]["rmse"]["mean"] < 0.5 * s["naive"]["rmse"]["mean"]
     assert s["seasonal_naive"]["rmse"]["mean"] < 1e-9  # exact for a noiseless period-10 sine
-    assert r["verdict"]["beat_naive"] is True
+    v = r["verdict"]
+    assert v["beat_naive"] is True and v["vs"]["naive"]["result"] == "beat" and v["vs"]["naive"]["p_value"] < 0.05
+    # ... but the best baseline is the exact seasonal naive, and the verdict says so
+    assert (v["baseline"], v["result"], v["best"]) == ("seasonal_naive", "worse", "seasonal_naive")
+    assert v["test"]["n"] == sum(f["n_test_windows"] for f in r["folds"]) and v["test"]["h"] == 5
+    json.dumps(v, allow_nan=False)
 
 
 def test_holdout_fit_reports_baselines_and_residuals():
@@ -96,6 +107,11 @@ def test_holdout_fit_reports_baselines_and_residuals():
     assert info["n_holdout_windows"] == 60 - 3 + 1
     assert set(info["metrics"]) == {"model", "naive", "seasonal_naive", "linear"}
     assert info["residuals"].shape == (58, 3, 1)
+    v = info["verdict"]  # the holdout windows are consecutive: h is the horizon
+    assert (v["test"]["n"], v["test"]["h"], v["metric"]) == (58, 3, "rmse")
+    assert v["baseline_value"] == min(info["metrics"][b]["rmse"] for b in ("naive", "seasonal_naive", "linear"))
+    assert v["result"] in ("beat", "no significant difference", "worse")
+    json.dumps(v, allow_nan=False)
 
 
 def test_two_targets_get_metrics_each_in_their_own_units():
@@ -112,3 +128,121 @@ def test_two_targets_get_metrics_each_in_their_own_units():
         assert f["metrics"]["naive"]["mse"] == pytest.approx((per["a"]["mse"] + per["b"]["mse"]) / 2)
         assert per["b"]["rmse"] > 10 * per["a"]["rmse"]  # b is on a 50x larger scale
     assert set(r["summary_by_target"]["model"]) == {"a", "b"}
+
+
+# ---------------------------------------------------------------------------- the verdict, on arrays (no training)
+def _walk(n=400, H=3, seed=0):
+    """A random walk's test windows: truth ``(n, H, 1)``, the naive forecast, and origins 0..n-1."""
+    rng = np.random.default_rng(seed)
+    y = np.cumsum(rng.normal(size=n + H + 1))
+    truth = np.stack([y[o + 1:o + H + 1] for o in range(n)])[:, :, None]
+    naive = np.repeat(y[:n, None], H, axis=1)[:, :, None]
+    return rng, truth, naive, np.arange(n)
+
+
+def _verdict_of(truth, preds, origins, H):
+    losses = {k: window_losses(truth, p) for k, p in preds.items()}
+    means = {k: float(np.sqrt(v.mean())) for k, v in losses.items()}
+    return verdict(means, losses, origins, H)
+
+
+def test_a_model_only_noise_different_from_the_best_baseline_is_no_significant_difference():
+    rng, truth, naive, o = _walk()
+    model = naive + rng.normal(0, 0.02, naive.shape)  # the naive forecast give or take a hair
+    v = _verdict_of(truth, {"model": model, "naive": naive, "linear": naive + 0.5}, o, 3)
+    assert abs(v["model"] - v["baseline_value"]) < 0.01 * v["baseline_value"]  # e.g. 2.247 vs 2.248
+    assert (v["baseline"], v["result"]) == ("naive", "no significant difference")
+    assert v["p_value"] > 0.05 and v["tie"] is True and v["beat_naive"] is False
+    assert v["test"]["h"] == 3 and v["test"]["n"] == 400
+    assert v["vs"]["linear"]["result"] == "beat"  # a worse baseline is still beaten, but it is not the best
+    line = _verdict_line(v, "LSTM")
+    assert line.startswith("[yellow]The LSTM showed no significant difference from the best baseline (naive)[/yellow] "
+                           "on mean RMSE: ")
+    assert f"Diebold-Mariano p = {v['p_value']:.2g}" in line
+
+
+def test_a_clearly_better_model_beats_the_best_baseline_and_a_worse_one_is_worse():
+    rng, truth, naive, o = _walk(seed=1)
+    good = naive + 0.6 * (truth - naive)  # closes 60 % of the naive error in every window
+    v = _verdict_of(truth, {"model": good, "naive": naive, "seasonal_naive": naive + 1.0}, o, 3)
+    assert (v["baseline"], v["result"], v["best"]) == ("naive", "beat", "model")
+    assert v["p_value"] < 1e-6 and v["statistic"] < 0 and v["beat_naive"] is True and v["tie"] is False
+    assert _verdict_line(v, "GRU").startswith("[green]The GRU beat the best baseline (naive)[/green] on mean RMSE")
+    bad = naive + rng.normal(0, 1.0, naive.shape)
+    w = _verdict_of(truth, {"model": bad, "naive": naive}, o, 3)
+    assert w["result"] == "worse" and w["p_value"] < 0.05 and w["beat_naive"] is False and w["tie"] is False
+    assert "was worse than the best baseline (naive)" in _verdict_line(w, "LSTM")
+
+
+def test_the_best_baseline_is_the_lowest_and_on_a_tie_the_simplest():
+    rng, truth, naive, o = _walk(seed=2)
+    v = _verdict_of(truth, {"model": naive + 0.3, "naive": naive, "seasonal_naive": naive.copy(),
+                            "linear": naive + 0.1}, o, 3)
+    assert v["baseline"] == "naive" and v["best"] == "naive"  # naive and seasonal naive tie: the simpler
+    assert set(v["vs"]) == {"naive", "seasonal_naive", "linear"}
+
+
+def test_too_few_windows_are_said_not_tested():
+    rng, truth, naive, o = _walk(n=5, H=3)
+    v = _verdict_of(truth, {"model": naive * 0.5, "naive": naive}, o, 3)  # 5 windows < 2h = 6
+    assert v["result"] == "too few windows to test" and v["p_value"] is None and v["statistic"] is None
+    assert v["beat_naive"] is False and v["tie"] is False
+    assert "too few test windows to test the difference (5 windows, h = 3" in _verdict_line(v, "LSTM")
+
+
+def test_train_renders_the_holdout_verdict():
+    rng, truth, naive, o = _walk(seed=3)
+    preds = {"model": naive + 0.6 * (truth - naive), "naive": naive}
+    v = _verdict_of(truth, preds, o, 3)
+    metrics = {k: {"mse": 1.0, "rmse": v["model"] if k == "model" else v["baseline_value"], "mae": 1.0, "r2": 0.5,
+                   "mape": 1.0, "mase": 1.0} for k in preds}
+    r = {"settings": {"model": {"model": "lstm"}}, "data": {},
+         "holdout": {"n_holdout_windows": 400, "n_train_windows": 900, "epochs": 3, "best_epoch": 2,
+                     "metrics": metrics, "verdict": v}}
+    console = Console(record=True, width=200)
+    render_train(console, r)
+    out = console.export_text()
+    assert "The LSTM beat the best baseline (naive) on the holdout's RMSE" in out
+    assert "Diebold-Mariano p < 0.0001" in out
+
+
+def _panel(gain: dict, n=30, H=2, seed=0):
+    """``summarise``'s inputs for series whose model closes ``gain[sid]`` of the naive error (0: the
+    naive forecast give or take noise), ``n`` consecutive windows each."""
+    rng = np.random.default_rng(seed)
+    per_series, losses = {}, {}
+    for sid, g in gain.items():
+        err = rng.normal(size=(n, H))
+        model = err * (1 - g) + (rng.normal(0, 0.01, (n, H)) if g == 0 else 0)
+        m = {"naive": np.abs(err), "model": np.abs(model)}
+        per_series[sid] = {k: [{"smape": 1.0, "mase": float(v.mean()), "rmsse": 1.0, "mse": 1.0, "rmse": 1.0,
+                                "mae": 1.0, "r2": None}] for k, v in m.items()}
+        losses[sid] = {"pos": [np.arange(n)], **{k: [v.mean(axis=1)] for k, v in m.items()}}
+    return per_series, losses
+
+
+def test_panel_verdict_counts_only_significant_wins():
+    per_series, losses = _panel({"a": 0.5, "b": 0.5, "c": 0.0})
+    r = summarise(per_series, ["model", "naive"], losses=losses, horizon=2)
+    v = r["verdict"]
+    b = v["beats"]["naive"]
+    assert (b["wins"], b["ties"], b["losses"], b["too_few"]) == (2, 1, 0, 0)
+    assert b["point"]["wins"] + b["point"]["losses"] + b["point"]["ties"] == 3  # the means compared, as before
+    # over all series: the mean scaled loss per origin, tested over time
+    assert (v["baseline"], v["result"], v["model_wins"]) == ("naive", "beat", True)
+    assert v["test"]["n"] == 30 and v["test"]["h"] == 2 and v["pooled"]["naive"]["p_value"] < 0.05
+    line = _series_counts_line(v, "LSTM")
+    assert "of 3: vs naive 2 beat, 1 no significant difference, 0 worse" in line
+    json.dumps(v, allow_nan=False)
+
+
+def test_panel_verdict_with_too_few_windows_per_series():
+    per_series, losses = _panel({"a": 0.5, "b": 0.5}, n=3, H=2)  # 3 consecutive windows < 2h = 4
+    v = summarise(per_series, ["model", "naive"], losses=losses, horizon=2)["verdict"]
+    assert v["beats"]["naive"]["too_few"] == 2 and v["beats"]["naive"]["wins"] == 0
+    assert v["result"] == "too few windows to test" and v["model_wins"] is False
+    assert v["best"] == "model"  # the lowest mean, tested or not
+    assert "2 too few windows to test" in _series_counts_line(v, "LSTM")
+    # without losses (no test) the counts compare the means, as before
+    old = summarise(per_series, ["model", "naive"])["verdict"]
+    assert old["beats"]["naive"] == {"wins": 2, "ties": 0, "losses": 0} and "result" not in old

@@ -45,7 +45,8 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
              train: TrainConfig = TrainConfig(), *, folds: int = 5, cv: str = "expanding", season: int | None = None,
              test_size: int | None = None, by_step: bool = False, predictions_path=None,
              on_fold: Callable[[int, int], None] | None = None,
-             on_epoch: Callable[[int, int, dict], None] | None = None, strict: bool = False) -> dict:
+             on_epoch: Callable[[int, int, dict], None] | None = None, strict: bool = False,
+             on_forecasts: Callable | None = None) -> dict:
     """Cross-validate the network against the baselines on a CSV through
     :meth:`Forecaster.cross_validate <forecast_cli.forecaster.Forecaster.cross_validate>`; return the
     JSON-ready result.
@@ -54,7 +55,8 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
     :func:`evaluate_many`: cross-validation by cutoffs common to all series.
 
     With ``predictions_path``, every test forecast is also written there as a long CSV
-    (fold, origin, timestamp, step, target, actual, one column per forecaster).
+    (fold, origin, timestamp, step, target, actual, one column per forecaster). ``on_forecasts``,
+    when given, receives that long frame (Nixtla's names: ``cutoff``, ``ds``, ``y``; for a plot).
     """
     from .forecaster import Forecaster
     from .panel import is_many
@@ -67,7 +69,8 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
         if by_step:
             raise ConfigError("--by-step applies to one series; with many series the metrics are per series")
         return evaluate_many(source, data, window, model, train, folds=folds, season=season, test_size=test_size,
-                             predictions_path=predictions_path, strict=strict, on_fold=on_fold)
+                             predictions_path=predictions_path, strict=strict, on_fold=on_fold,
+                             on_forecasts=on_forecasts)
     if strict:
         raise ConfigError("--strict applies to many series (a long file with --id-col, a folder or a glob)")
     fc = Forecaster(**_flat_settings(data, window, model, train, season))
@@ -76,9 +79,12 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
         check_output(predictions_path, option="--predictions", example="predictions.csv", inputs=(source,))
     ds = _load_one(source, data)
     frame = fc.cross_validate(ds, id_col=None, folds=folds, cv=cv, test_size=test_size, by_step=by_step,
-                              predictions=predictions_path is not None, on_fold=on_fold, on_epoch=on_epoch)
+                              predictions=predictions_path is not None or on_forecasts is not None,
+                              on_fold=on_fold, on_epoch=on_epoch)
     result = dict(frame.attrs.pop("metrics"))
     m = result.pop("season")
+    if on_forecasts is not None:
+        on_forecasts(frame)
     if predictions_path is not None:
         from .files import atomic_write
 
@@ -129,7 +135,7 @@ def load_many(source, data: DataConfig, window: WindowConfig, *, strict: bool = 
 def evaluate_many(source, data: DataConfig, window: WindowConfig = WindowConfig(), model: ModelConfig = ModelConfig(),
                   train: TrainConfig = TrainConfig(), *, folds: int = 5, season: int | None = None,
                   test_size: int | None = None, step: int | None = None, predictions_path=None, strict: bool = False,
-                  warn=None, on_fold=None) -> dict:
+                  warn=None, on_fold=None, on_forecasts=None) -> dict:
     """Cross-validate on many series by common cutoffs (:meth:`Forecaster.cross_validate`); JSON-ready.
 
     With ``predictions_path``, every test forecast goes there as a long CSV (id, fold, cutoff, ds,
@@ -145,6 +151,8 @@ def evaluate_many(source, data: DataConfig, window: WindowConfig = WindowConfig(
     fc = Forecaster(**_flat_settings(data, window, model, train, season))
     frame = fc.cross_validate(panel, folds=folds, test_size=test_size, step=step, on_fold=on_fold)
     result = dict(frame.attrs.pop("metrics"))
+    if on_forecasts is not None:
+        on_forecasts(frame)
     result.pop("skipped", None)  # in data.skipped
     season = result.pop("season")  # in settings.season
     if predictions_path is not None:

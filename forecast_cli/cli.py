@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from . import __version__
-from .cli_options import setting_option, with_settings
+from .cli_options import OUTPUT_PANEL, setting_option, with_settings
 from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, ForecastError, Interrupted
 
 if TYPE_CHECKING:
@@ -28,8 +28,8 @@ app = typer.Typer(
     help="Honest, cross-validated LSTM forecasts for CSV time series.",
     epilog="Exit codes: 0 success; 1 failed (bad data or bundle); 2 usage error; "
            "3 some files failed (score); 130 interrupted.",
-    no_args_is_help=True,
-    add_completion=False,
+    invoke_without_command=True,  # a bare `forecast` prints the help and exits 0
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -48,7 +48,14 @@ STATE = State()
 def _stdout_console():
     from rich.console import Console
 
-    return Console(no_color=STATE.no_color or None, highlight=False, soft_wrap=False)
+    class _Stdout(Console):
+        def on_broken_pipe(self) -> None:
+            """The reader went away (``| head``): not an error, so exit 0 quietly (rich exits 1)."""
+            self.quiet = True
+            _quiet_stdout()
+            raise typer.Exit(0)
+
+    return _Stdout(no_color=STATE.no_color or None, highlight=False, soft_wrap=False)
 
 
 def _stderr_console():
@@ -88,6 +95,16 @@ def _traceback() -> None:
     traceback.print_exc()
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null after its reader went away, so that the flush at exit cannot fail again
+    (the recipe of Python's signal documentation for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def _handle_errors(fn):
     """Turn library errors into one line on stderr and the documented exit code."""
 
@@ -96,7 +113,9 @@ def _handle_errors(fn):
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
         previous_int = signal.signal(signal.SIGINT, _on_sigint)
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            sys.stdout.flush()  # a closed pipe shows here, inside the handlers below, not at exit
+            return result
         except typer.Exit:
             raise
         except ForecastError as e:
@@ -104,6 +123,9 @@ def _handle_errors(fn):
                 _traceback()
             _echo_err(f"error: {e.message}")
             raise typer.Exit(e.exit_code) from None
+        except BrokenPipeError:  # `forecast check FILE | head -1`: the reader has all it wanted
+            _quiet_stdout()
+            raise typer.Exit(0) from None
         except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM as Interrupted
             _echo_err(f"error: {e.message if isinstance(e, Interrupted) else Interrupted().message}")
             raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -125,24 +147,56 @@ def _env(name: str) -> str:
     return f"FORECAST_{name.upper()}"
 
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but results and errors.")]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFlow's logs and more progress.")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
-NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR is respected too).")]
+_OUT = {"rich_help_panel": OUTPUT_PANEL, "metavar": ""}
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.", **_OUT)]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but results and errors.", **_OUT)]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFlow's logs and more progress.", **_OUT)]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.", **_OUT)]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR is respected too).", **_OUT)]
 
 DataArg = Annotated[list[str], typer.Argument(
-    help="CSV or Parquet file, or - for standard input; or a folder, a glob or several files: one series each "
-         "(named by the file's stem). With --id-col, a long file of many series.", show_default=False)]
+    metavar="DATA", show_default=False,
+    help="CSV or Parquet file(s), a folder or a glob (one series per file), or - for stdin; with --id-col, "
+         "a long file of many series.")]
 
 
 def _source(data: list[str]):
     """The DATA argument as the library takes it: one path (or glob, folder, -), or a list of files."""
     return data[0] if len(data) == 1 else list(data)
+
+
+EVAL_PANEL = "Evaluation"
 StrictOpt = Annotated[bool, typer.Option(
-    "--strict", envvar=_env("strict"),
-    help="With several series: fail when any series is left out (too short, another frequency, a long gap) "
-         "instead of warning and going on without it.")]
+    "--strict", envvar=_env("strict"), show_envvar=False, metavar="", rich_help_panel=EVAL_PANEL,
+    help="Many series: fail if any series is left out (too short, gaps...) instead of warning.")]
+ENV_NOTE = ("Every option can also come from a FORECAST_<OPTION> variable (FORECAST_MAX_GAP=5) or a "
+            "--config TOML file.")
+
+
+def _examples(*lines: str) -> str:
+    """A command's epilog: its examples, one per line, and where else options come from."""
+    return "\n".join(["[b]Examples[/b]", *(f"  $ {line}" for line in lines)]) + "\n\n" + ENV_NOTE
+
+
+PlotOpt = Annotated[Optional[str], typer.Option(
+    "--plot", metavar="FILE|-", show_default=False, rich_help_panel=OUTPUT_PANEL,
+    help="Also draw it: FILE.png, .svg or .pdf, or - for the terminal (on stderr). Needs forecast-cli[plot].")]
+
+
+def _plot_checked(plot: Optional[str], inputs) -> None:
+    """Refuse a bad --plot target before any work (training can take minutes)."""
+    if plot is not None:
+        from .plots import check_plot_target
+
+        check_plot_target(plot, inputs=tuple(inputs))
+
+
+def _plot(draw, *args, **kwargs) -> None:
+    """Draw with a function of :mod:`forecast_cli.plots`: a file, or the terminal on stderr."""
+    draw(*args, stream=sys.stderr, color=False if STATE.no_color else None, **kwargs)
+    target = args[1]
+    if target != "-" and not STATE.quiet:
+        _echo_err(f"wrote plot {target}")
 
 
 def _setup(quiet=False, verbose=False, debug=False, no_color=False) -> None:
@@ -250,18 +304,24 @@ def _root(
     in 'score', 130 interrupted.
     """
     STATE.quiet, STATE.verbose, STATE.debug, STATE.no_color = quiet, verbose, debug, no_color
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
     defaults = _load_config(ctx, config)
     if defaults:
         ctx.default_map = {**(ctx.default_map or {}), **defaults}
 
 
 # ----------------------------------------------------------------------------- commands
-@app.command()
+@app.command(epilog=_examples("forecast check sample_data/AAPL.csv",
+                              "forecast check stocks.csv --id-col ticker --json",
+                              "forecast check sensor.csv --na-values -200 --plot gaps.png"))
 @_handle_errors
 @with_settings("data")
 def check(
     data: DataArg,
     settings: "Settings",
+    plot: PlotOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -274,7 +334,9 @@ def check(
     from .report import render_check
 
     cfg = settings.data
-    summary = api.check(_source(data), cfg).summary()
+    _plot_checked(plot, data)
+    checked = api.check(_source(data), cfg)
+    summary = checked.summary()
     if json_out:
         _print_json(summary)
     elif "series" in summary:  # many series: a folder, glob, or --id-col
@@ -283,24 +345,34 @@ def check(
         render_check_panel(_stdout_console(), summary)
     else:
         render_check(_stdout_console(), summary)
+    if plot is not None:
+        from .plots import plot_check
+
+        _plot(plot_check, checked, plot)
 
 
-@app.command()
+@app.command(epilog=_examples("forecast evaluate sample_data/AAPL.csv --target Close",
+                              "forecast evaluate stocks.csv --id-col ticker --horizon 10 --folds 3 --json",
+                              "forecast evaluate sensors/ --lookback 48 --horizon 24 --predictions cv.csv"))
 @_handle_errors
 @with_settings("data", "window", "settings", "model", "train")
 def evaluate(
     data: DataArg,
     settings: "Settings",
-    folds: Annotated[int, typer.Option("--folds", "-k", min=1, envvar=_env("folds"), help="Number of folds.")] = 5,
-    cv: Annotated[str, typer.Option("--cv", envvar=_env("cv"),
-                                    help="'expanding' (train on all the past) or 'sliding' (fixed-size past).")] = "expanding",
-    test_size: Annotated[Optional[int], typer.Option("--test-size", min=1, envvar=_env("test_size"),
-                                                      help="Rows per test span (default rows // (folds + 1)); with many series, steps "
-                                                           "after each cutoff (default the horizon).")] = None,
-    by_step: Annotated[bool, typer.Option("--by-step", help="Also report metrics per horizon step.")] = False,
+    folds: Annotated[int, typer.Option("--folds", "-k", min=1, envvar=_env("folds"), show_envvar=False,
+                                       metavar="INT", rich_help_panel=EVAL_PANEL, help="Number of folds.")] = 5,
+    cv: Annotated[str, typer.Option("--cv", envvar=_env("cv"), show_envvar=False, metavar="[expanding|sliding]",
+                                    rich_help_panel=EVAL_PANEL,
+                                    help="Train each fold on all the past, or a fixed-size past.")] = "expanding",
+    test_size: Annotated[Optional[int], typer.Option(
+        "--test-size", min=1, envvar=_env("test_size"), show_envvar=False, metavar="INT", rich_help_panel=EVAL_PANEL,
+        help="Rows per test span (default rows/(folds+1)); many series: steps per cutoff (default horizon).")] = None,
+    by_step: Annotated[bool, typer.Option("--by-step", metavar="", rich_help_panel=EVAL_PANEL,
+                                          help="Also report metrics per horizon step.")] = False,
     predictions: Annotated[Optional[str], typer.Option(
-        "--predictions", show_default=False,
-        help="Also write every test forecast (all folds, all forecasters) to this CSV.")] = None,
+        "--predictions", show_default=False, metavar="FILE", rich_help_panel=OUTPUT_PANEL,
+        help="Also write every test forecast of every forecaster to this CSV.")] = None,
+    plot: PlotOpt = None,
     strict: StrictOpt = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -313,15 +385,22 @@ def evaluate(
     from . import api
     from .report import render_evaluation
 
+    _plot_checked(plot, data)
+    kept = []
     with _Progress(_progress_enabled()) as prog:
         result = api.evaluate(_source(data), *settings, folds=folds, cv=cv, season=settings.season, test_size=test_size,
                               by_step=by_step, predictions_path=predictions, on_fold=prog.on_fold,
-                              on_epoch=prog.on_epoch, strict=strict)
+                              on_epoch=prog.on_epoch, strict=strict,
+                              on_forecasts=kept.append if plot is not None else None)
     _warn_skipped(result)
     if json_out:
         _print_json(result)
     else:
         render_evaluation(_stdout_console(), result, by_step=by_step)
+    if plot is not None:
+        from .plots import plot_evaluation
+
+        _plot(plot_evaluation, kept[0], plot, metrics=result)
 
 
 def _warn_skipped(result: dict) -> None:
@@ -330,15 +409,17 @@ def _warn_skipped(result: dict) -> None:
         _warn(s.get("message") or f"series '{s['id']}' left out: {s['reason']}")
 
 
-@app.command()
+@app.command(epilog=_examples("forecast train sample_data/AAPL.csv --target Close -o aapl.fcst",
+                              "forecast train stocks.csv --id-col ticker --horizon 10 -o stocks.fcst --json"))
 @_handle_errors
 @with_settings("data", "window", "settings", "model", "train")
 def train(
     data: DataArg,
     settings: "Settings",
-    output: Annotated[str, typer.Option("--output", "-o", help="Bundle file to write (.fcst).",
-                                        show_default=False)],
-    holdout: Annotated[float, typer.Option("--holdout", min=0.0, envvar=_env("holdout"),
+    output: Annotated[str, typer.Option("--output", "-o", help="Bundle file to write (.fcst).", metavar="FILE",
+                                        show_default=False, rich_help_panel=OUTPUT_PANEL)],
+    holdout: Annotated[float, typer.Option("--holdout", min=0.0, envvar=_env("holdout"), show_envvar=False,
+                                           metavar="FLOAT", rich_help_panel=EVAL_PANEL,
                                            help="Holdout tail: a fraction of the rows (<1) or a row count.")] = 0.1,
     strict: StrictOpt = False,
     json_out: JsonOpt = False,
@@ -364,7 +445,7 @@ def train(
 
 # ----------------------------------------------------------------------------- predict, score, inspect
 BundleArg = Annotated[Path, typer.Argument(help="Model bundle (.fcst) made by 'forecast train -o'.",
-                                           show_default=False)]
+                                           metavar="BUNDLE", show_default=False)]
 BundleDateFormatOpt = setting_option(
     "date_format", panel=False,
     help="strftime format of the dates, e.g. '%d/%m/%Y'; overrides the one stored in the bundle.")
@@ -375,7 +456,7 @@ BundleIdColOpt = setting_option(
     "id_col", panel=False,
     help="Column naming the series in a long-format file; overrides the one stored in the bundle.")
 StepsOpt = Annotated[Optional[int], typer.Option(
-    "--steps", "-n", min=1, envvar=_env("steps"), show_default=False,
+    "--steps", "-n", min=1, envvar=_env("steps"), show_envvar=False, show_default=False,
     help="Future steps to forecast; default and most: the horizon the model was trained for.")]
 LevelOpt = Annotated[Optional[list[float]], typer.Option(
     "--level", show_default=False,
@@ -387,7 +468,9 @@ def _warn(msg: str) -> None:
         _echo_err(f"warning: {msg}")
 
 
-@app.command()
+@app.command(epilog=_examples("forecast predict aapl.fcst sample_data/AAPL.csv",
+                              "forecast predict aapl.fcst sample_data/AAPL.csv --steps 3 --level 90 -o next.csv",
+                              "forecast predict stocks.fcst stocks.csv --plot -"))
 @_handle_errors
 def predict(
     bundle: BundleArg,
@@ -395,8 +478,9 @@ def predict(
     steps: StepsOpt = None,
     level: LevelOpt = None,
     output: Annotated[Optional[str], typer.Option(
-        "--output", "-o", show_default=False,
+        "--output", "-o", show_default=False, metavar="FILE|-", rich_help_panel=OUTPUT_PANEL,
         help="Write the forecast to this file (.csv, or .parquet) or - for CSV on stdout.")] = None,
+    plot: PlotOpt = None,
     date_format: BundleDateFormatOpt = None,
     dayfirst: BundleDayfirstOpt = None,
     id_col: BundleIdColOpt = None,
@@ -421,10 +505,15 @@ def predict(
         from .files import check_output
 
         check_output(output, example="forecast.csv", inputs=tuple(data))
+    _plot_checked(plot, data)
     fc = _predict(bundle, _source(data), steps=steps, levels=levels, date_format=date_format, dayfirst=dayfirst,
                   id_col=id_col)
     for w in fc.info["warnings"]:
         _warn(w)
+    if plot is not None:
+        from .plots import plot_forecast
+
+        _plot(plot_forecast, fc, plot)
     if output == "-":
         sys.stdout.write(fc.frame.to_csv(index=False, float_format="%.10g"))
         sys.stdout.flush()
@@ -441,12 +530,14 @@ def predict(
         render_predict(_stdout_console(), fc.to_json())
 
 
-@app.command()
+@app.command(epilog=_examples("forecast score aapl.fcst incoming/ -o forecasts/",
+                              "forecast score model.fcst 'data/*.csv' -o out/ --skip-existing --min-age 60 -q",
+                              "forecast score stocks.fcst stocks.csv -o out/ --format parquet"))
 @_handle_errors
 def score(
     bundle: BundleArg,
     inputs: Annotated[list[str], typer.Argument(help="CSV files, directories (their *.csv) and globs.",
-                                                show_default=False)],
+                                                metavar="INPUT", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the forecasts and summary.json.",
                                          show_default=False)],
     steps: StepsOpt = None,
@@ -461,9 +552,9 @@ def score(
     date_format: BundleDateFormatOpt = None,
     dayfirst: BundleDayfirstOpt = None,
     id_col: BundleIdColOpt = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, envvar=_env("score_batch_size"),
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, envvar=_env("score_batch_size"), show_envvar=False,
                                             help="Windows per network call.")] = 4096,
-    fmt: Annotated[str, typer.Option("--format", envvar=_env("format"),
+    fmt: Annotated[str, typer.Option("--format", envvar=_env("format"), show_envvar=False,
                                      help="Output files: csv or parquet (needs pyarrow).")] = "csv",
     combined: Annotated[bool, typer.Option(
         "--combined", help="One file, OUTDIR/combined.forecast.csv, with every forecast and a first column 'input', "
@@ -570,7 +661,7 @@ def inspect_view(path, manifest: dict) -> dict:
     return view
 
 
-@app.command()
+@app.command(epilog=_examples("forecast inspect aapl.fcst", "forecast inspect aapl.fcst --json"))
 @_handle_errors
 def inspect(
     bundle: BundleArg,
@@ -593,9 +684,59 @@ def inspect(
         render_inspect(_stdout_console(), view)
 
 
+def _stdout_is_devnull() -> bool:
+    try:
+        a, b = os.fstat(sys.stdout.fileno()), os.stat(os.devnull)
+    except (OSError, ValueError):
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _click_exception():
+    """The command-line parser's exception class (Typer's own copy of Click, or Click itself)."""
+    try:
+        from typer._click.exceptions import ClickException
+    except ImportError:  # Typer before it vendored Click
+        from click.exceptions import ClickException
+    return ClickException
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    A usage error (an unknown option, a bad value) is Typer's framed message on a terminal, and one
+    line, ``error: ...``, when stderr is not a terminal (cron mails it), with exit code 2.
+    """
+    from typer.main import get_command
+
+    command = get_command(app)
+    was_null = _stdout_is_devnull()
+    try:
+        code = command.main(prog_name="forecast", standalone_mode=False)
+    except SystemExit as e:
+        # rich answers a closed pipe (`forecast --help | head`) by pointing stdout at /dev/null and
+        # exiting 1; a reader that stops early is not an error
+        if e.code == 1 and not was_null and _stdout_is_devnull():
+            sys.exit(0)
+        raise
+    except _click_exception() as e:
+        if sys.stderr.isatty():
+            from typer import rich_utils
+
+            rich_utils.rich_format_error(e)
+        else:
+            ctx = getattr(e, "ctx", None)
+            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            _echo_err(f"error: {e.format_message()}{hint}")
+        sys.exit(e.exit_code)
+    except BrokenPipeError:
+        _quiet_stdout()
+        code = 0
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

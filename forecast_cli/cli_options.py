@@ -20,11 +20,20 @@ import typer
 
 from .settings_table import TABLE, cli_default, envvar, option_decls
 
-__all__ = ["PANELS", "setting_option", "with_settings"]
+__all__ = ["OUTPUT_PANEL", "PANELS", "complete_columns", "header_columns", "setting_option", "with_settings"]
 
 # The help panel of each group's options ("settings" is the season, a field of Settings itself).
-PANELS = {"data": "Data options", "window": "Window options", "settings": "Window options",
-          "model": "Model options", "train": "Training options"}
+PANELS = {"data": "Data", "window": "Window and model", "settings": "Window and model",
+          "model": "Window and model", "train": "Training"}
+OUTPUT_PANEL = "Output"
+# Settings shown apart from their group's panel: the linear path, and those of many series only.
+_OWN_PANEL = {"linear_skip": "Linear path", "linear_fit": "Linear path", "linear_rank": "Linear path",
+              "local": "Many series", "id_embedding": "Many series", "ensemble": "Many series",
+              "balance": "Many series"}
+
+# How --help names a value, by the setting's type (a flag names none).
+_METAVARS = {"int": "INT", "float": "FLOAT", "str": "TEXT", "str | None": "TEXT", "int | None": "INT",
+             "tuple[str, ...]": "COLS", "int | str": "TEXT", "bool | str": "TEXT", "bool": "", "bool | None": ""}
 
 # The option's type as Typer converts it, by the setting's type (its ``parse`` then turns that
 # into the stored value).
@@ -34,6 +43,61 @@ _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "str | None": Op
 
 
 _MADE: dict = {}
+
+# Settings whose values are column names: the shell completes them from the DATA file's header.
+_COLUMN_SETTINGS = ("target", "features", "date_col", "time_col", "id_col")
+
+
+def header_columns(path: str, budget: int = 65536) -> list[str]:
+    """The column names in the first line of a CSV file, delimiter sniffed; [] when it cannot be read.
+
+    Cheap on purpose (the shell waits for it): the first ``budget`` bytes, the standard library only.
+
+    >>> import tempfile, os
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
+    ...     _ = f.write("Date;Close;Volume\n2024-01-02;1,5;10\n")
+    >>> header_columns(f.name)
+    ['Date', 'Close', 'Volume']
+    >>> os.unlink(f.name)
+    """
+    import csv
+    import os
+
+    if not os.path.isfile(path):
+        return []
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+            head = fh.read(budget)
+    except OSError:
+        return []
+    first = head.splitlines()[0] if head else ""
+    try:
+        dialect = csv.Sniffer().sniff(first, delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    return [c.strip() for c in next(csv.reader([first], dialect), []) if c.strip()]
+
+
+def complete_columns(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of a column option: the names in the header of the first DATA file on the
+    command line. DATA is not parsed yet while an option's value is being typed, so the words come
+    from the shell's completion request (bash's ``COMP_WORDS``, Typer's ``_TYPER_COMPLETE_ARGS``)."""
+    import os
+    import shlex
+
+    data = (ctx.params or {}).get("data")
+    if not data:
+        line = os.environ.get("COMP_WORDS") or os.environ.get("_TYPER_COMPLETE_ARGS") or ""
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            words = line.split()
+        data = [w for w in words if not w.startswith("-") and os.path.isfile(w)]
+    for path in ([data] if isinstance(data, str) else data):
+        names = header_columns(str(path))
+        if names:
+            return [n for n in names if n.startswith(incomplete)]
+    return []
 
 
 def setting_option(name: str, *, help: str | None = None, panel: bool = True):
@@ -48,10 +112,14 @@ def setting_option(name: str, *, help: str | None = None, panel: bool = True):
     if help is None and panel and name in _MADE:  # one per setting, shared by the commands (Typer copies it)
         return _MADE[name]
     s = TABLE[name]
-    metavar = s.metavar or (f"[{'|'.join(s.rule.choices)}]" if s.rule is not None and s.rule.choices else None)
-    option = typer.Option(*option_decls(name), envvar=envvar(name), help=help or s.help, metavar=metavar,
-                          show_default=cli_default(name) is not None,
-                          rich_help_panel=PANELS[s.group] if panel else None)
+    metavar = s.metavar or (f"[{'|'.join(s.rule.choices)}]" if s.rule is not None and s.rule.choices
+                            else _METAVARS[s.type])
+    if name in ("target", "features"):
+        metavar = "COL,..."
+    option = typer.Option(*option_decls(name), envvar=envvar(name), show_envvar=False, help=help or s.help,
+                          metavar=metavar, show_default=cli_default(name) is not None and s.type != "bool",
+                          autocompletion=complete_columns if name in _COLUMN_SETTINGS else None,
+                          rich_help_panel=_OWN_PANEL.get(name, PANELS[s.group]) if panel else None)
     annotation = Annotated[_TYPES[s.type], option]
     if help is None and panel:
         _MADE[name] = annotation

@@ -110,7 +110,7 @@ class Setting:
         help: one line for ``--help``; the config's docstring has the long form.
         *aliases: short flags, e.g. ``"-l"``.
         flag: the long flag when it is not ``--`` + the name with dashes. Defaults to None.
-            A bool setting gets ``--x/--no-x``.
+            A bool setting on by default (or None) gets ``--x/--no-x``; one off by default ``--x``.
         rule: what a value must be (checked by the config's ``check()``). Defaults to None.
         parse: the command line's value (a string, or a tuple for a list option) -> the
             setting's value; None keeps it as Typer converted it. Defaults to None.
@@ -136,74 +136,64 @@ GROUPS = ("data", "window", "settings", "model", "train")
 _D, _W, _S, _M, _T = GROUPS
 _ROWS = (
     # DataConfig
-    Setting(_D, "target", "tuple[str, ...]", (), "Column(s) to forecast; repeat or separate with commas. "
-            "Required unless there is one numeric column.", "-t", rule=_NAMES, parse=_items),
-    Setting(_D, "features", "tuple[str, ...]", (), "Extra numeric input columns; repeat or separate with commas.",
+    Setting(_D, "target", "tuple[str, ...]", (), "Column(s) to forecast, comma-separated; needed unless one "
+            "column is numeric.", "-t", rule=_NAMES, parse=_items),
+    Setting(_D, "features", "tuple[str, ...]", (), "Extra numeric input columns, comma-separated.",
             "-f", rule=_NAMES, parse=_items),
-    Setting(_D, "date_col", "str | None", None, "Date column (found by name or by parsing if omitted).",
+    Setting(_D, "date_col", "str | None", None, "Date column (found by name or content if omitted).",
             rule=_TEXT_OR_NONE),
-    Setting(_D, "time_col", "str | None", None, "Separate time-of-day column to combine with the date.",
+    Setting(_D, "time_col", "str | None", None, "Time-of-day column to join to the date.",
             rule=_TEXT_OR_NONE),
     Setting(_D, "na_values", "tuple[str, ...]", (), "Extra missing-value markers, e.g. -200.", parse=_items),
     Setting(_D, "max_gap", "int", 3, "Interpolate runs of up to this many missing steps.", rule=_int(0)),
-    Setting(_D, "gaps", "str", "error", "Longer gaps: 'error', or 'skip' the windows that cross them.",
+    Setting(_D, "gaps", "str", "error", "Longer gaps: error, or skip the windows across them.",
             rule=_one_of("error", "skip")),
     Setting(_D, "sep", "str | None", None, "Field delimiter (sniffed if omitted).", rule=_TEXT_OR_NONE),
     Setting(_D, "decimal", "str | None", None, "Decimal mark (sniffed if omitted).", rule=_TEXT_OR_NONE),
     Setting(_D, "date_format", "str | None", None,
-            "strftime format of the dates, e.g. '%d/%m/%Y' (inferred if omitted).", rule=_TEXT_OR_NONE),
-    Setting(_D, "dayfirst", "bool | None", None, "Read numeric dates like 01/02/2021 day-first (or month-first). "
-            "If omitted: decided from the data (a field over 12, else the reading that gives a regular series; "
-            "dotted dates day-first); dates that stay ambiguous are refused.", rule=_BOOL_OR_NONE),
-    Setting(_D, "id_col", "str | None", None, "Column naming the series in a long-format file (one row per "
-            "series and timestamp, e.g. ticker).", rule=_TEXT_OR_NONE),
+            "strftime format of the dates, e.g. '%d/%m/%Y'.", rule=_TEXT_OR_NONE),
+    Setting(_D, "dayfirst", "bool | None", None, "Read dates like 01/02/2021 day-first (or month-first); default: decided "
+            "from the data, refused if still ambiguous.", rule=_BOOL_OR_NONE),
+    Setting(_D, "id_col", "str | None", None, "Column naming the series in a long file (one row per series and "
+            "timestamp).", rule=_TEXT_OR_NONE),
     # WindowConfig, and Settings.season
     Setting(_W, "lookback", "int", 30, "Input window length (steps).", "-l", rule=_int(1)),
     Setting(_W, "horizon", "int", 5, "Steps predicted at once.", "-H", rule=_int(1)),
-    Setting(_S, "season", "int | None", None, "Season length for seasonal naive (inferred if omitted).",
+    Setting(_S, "season", "int | None", None, "Season length (inferred from the frequency if omitted).",
             rule=_int(1, none=True)),
     # ModelConfig
-    Setting(_M, "model", "str", "lstm", "lstm, gru, attention (LSTM + attention) or peephole (LSTM with "
-            "peepholes).", "-m", rule=_one_of("lstm", "gru", "attention", "peephole")),
+    Setting(_M, "model", "str", "lstm", "lstm, gru, attention (LSTM + attention) or peephole.", "-m",
+            rule=_one_of("lstm", "gru", "attention", "peephole"), metavar="NAME"),
     Setting(_M, "units", "int", 32, "Units per recurrent layer.", rule=_int(1)),
     Setting(_M, "layers", "int", 1, "Stacked recurrent layers.", rule=_int(1)),
-    Setting(_M, "dropout", "float", 0.1, "Dropout after the recurrent stack (not on input features).",
+    Setting(_M, "dropout", "float", 0.1, "Dropout after the recurrent layers.",
             rule=_float(0, 1)),
     Setting(_M, "recurrent_dropout", "float", 0.0, "Dropout on the recurrent state.", rule=_float(0, 1)),
-    Setting(_M, "norm", "str", "last", "'last': model changes from each window's last value; 'none': levels.",
+    Setting(_M, "norm", "str", "last", "last: model changes from the window's last value; none: levels.",
             rule=_one_of("last", "none")),
-    Setting(_M, "linear_skip", "bool", True, "Add a linear path from the window beside the recurrent one.",
+    Setting(_M, "linear_skip", "bool", True, "A linear path beside the recurrent one (on by default).",
             rule=_BOOL),
-    Setting(_M, "patch", "int", 0, "Run the recurrent layers over patches of N steps (fast on long lookbacks); "
-            "0: off.", rule=_int(0)),
-    Setting(_M, "channel_independent", "bool", False, "Forecast each column from its own history with shared "
-            "weights.", rule=_BOOL),
-    Setting(_M, "linear_fit", "str", "adam", "Linear path: 'adam' (trained with the network) or 'lstsq' "
-            "(closed-form ridge, frozen; the network learns its residual).", rule=_one_of("adam", "lstsq")),
-    Setting(_M, "linear_rank", "int | str", "full", "With --linear-fit lstsq: 'full' (ridge), an int r "
-            "(reduced-rank ridge: r horizon profiles) or 'auto' (rank and penalty chosen on validation).",
-            rule=_RANK, parse=_rank, metavar="[full|auto|INTEGER]"),
-    Setting(_M, "local", "bool", False, "With several series: one network per series instead of one global "
-            "network trained on all of them.", rule=_BOOL),
-    Setting(_M, "id_embedding", "int", 0, "With several series: give the global network each series' id as a "
-            "learned embedding of N dimensions; 0: off.", rule=_int(0)),
-    Setting(_M, "ensemble", "int", 1, "With several series: train this many networks, the j-th of k reading the "
-            "last lookback x (k-j)/k rows of each window, and average them (one saved model).", rule=_int(1, 16)),
+    Setting(_M, "patch", "int", 0, "Recurrent layers over patches of N steps; 0: off.", rule=_int(0)),
+    Setting(_M, "channel_independent", "bool", False, "Each column from its own history, shared weights.", rule=_BOOL),
+    Setting(_M, "linear_fit", "str", "adam", "adam: trained with the network; lstsq: closed-form ridge, frozen.", rule=_one_of("adam", "lstsq")),
+    Setting(_M, "linear_rank", "int | str", "full", "With lstsq: full, a rank r, or auto (on validation).",
+            rule=_RANK, parse=_rank, metavar="RANK"),
+    Setting(_M, "local", "bool", False, "One network per series, not one global network.", rule=_BOOL),
+    Setting(_M, "id_embedding", "int", 0, "Each series' id as a learned embedding of N dimensions; 0: off.", rule=_int(0)),
+    Setting(_M, "ensemble", "int", 1, "Average N networks reading ever shorter windows.", rule=_int(1, 16)),
     # TrainConfig
     Setting(_T, "epochs", "int", 30, "Most training epochs.", rule=_int(1)),
     Setting(_T, "batch_size", "int", 64, "Windows per step.", rule=_int(1)),
-    Setting(_T, "patience", "int", 5, "Early-stopping patience (epochs); best weights are restored.",
+    Setting(_T, "patience", "int", 5, "Early-stopping patience (epochs); best weights restored.",
             rule=_int(0)),
-    Setting(_T, "val_fraction", "float", 0.1, "Tail of the training windows that decides early stopping.",
+    Setting(_T, "val_fraction", "float", 0.1, "Tail of the training windows for early stopping.",
             rule=_float(0, 0.5, lo_open=True)),
     Setting(_T, "learning_rate", "float", 1e-3, "Adam step size.", rule=_float(0, lo_open=True)),
     Setting(_T, "seed", "int", 0, "Random seed: same seed, same numbers.", rule=_int(0, 2**32 - 1)),
-    Setting(_T, "threads", "int", 1, "TensorFlow intra-op threads (0: TensorFlow decides).", rule=_int(0)),
-    Setting(_T, "jit_compile", "bool | str", False, "XLA-compile training: off, on, or auto (when windows x "
-            "lookback >= 1e6).", flag="--jit", rule=_JIT, parse=_switch, show=_show_switch,
+    Setting(_T, "threads", "int", 1, "TensorFlow threads (0: TensorFlow decides).", rule=_int(0)),
+    Setting(_T, "jit_compile", "bool | str", False, "XLA-compile training: off, on, or auto (large data).", flag="--jit", rule=_JIT, parse=_switch, show=_show_switch,
             metavar="[off|on|auto]"),
-    Setting(_T, "balance", "float", 0.0, "With several series: weight each training window of a positive series "
-            "by 1 + balance x its scale of log values (towards relative errors, sMAPE's); 0: off.",
+    Setting(_T, "balance", "float", 0.0, "Weight windows towards relative errors (sMAPE); 0: off.",
             rule=_float(0)),
 )
 
@@ -229,9 +219,12 @@ def _get(name: str) -> Setting:
 
 
 def option_decls(name: str) -> tuple[str, ...]:
-    """The command-line flags of a setting: ``('--lookback', '-l')``, ``('--local/--no-local',)``."""
+    """The command-line flags of a setting: ``("--lookback", "-l")``, ``("--local",)``,
+    ``("--linear-skip/--no-linear-skip",)``."""
     s = _get(name)
-    return (f"{s.flag}/--no-{s.flag[2:]}" if s.type in ("bool", "bool | None") else s.flag, *s.aliases)
+    # A switch that is off by default is one flag; one that is on (or decided from the data) can be turned off.
+    negatable = s.type == "bool | None" or (s.type == "bool" and s.default is True)
+    return (f"{s.flag}/--no-{s.flag[2:]}" if negatable else s.flag, *s.aliases)
 
 
 def envvar(name: str) -> str:

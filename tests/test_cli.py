@@ -161,7 +161,7 @@ def test_evaluate_table_and_verdict_line(tmp_path):
     r = invoke("evaluate", AAPL, "--target", "Close", "--folds", "2", "--lookback", "10", "--horizon", "2", *FAST_CLI)
     assert r.exit_code == 0, r.output
     assert "fold 1" in r.stdout and "fold 2" in r.stdout and "mean ± std over 2 folds" in r.stdout
-    assert "the naive baseline" in r.stdout
+    assert "the best baseline (naive)" in r.stdout and "Diebold-Mariano p" in r.stdout
     for label in ("naive", "seasonal naive", "linear (lags)", "LSTM"):
         assert label in r.stdout
     assert r.stderr == ""  # no progress noise when stderr is not a terminal

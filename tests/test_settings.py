@@ -51,7 +51,9 @@ def test_every_setting_is_exactly_one_option_of_evaluate_and_train(command):
         assert p.help == row.help
         assert p.envvar == envvar(name)
         assert from_cli(name, p.default) == row.default, name  # the option's default is the field's
-        assert p.default == cli_default(name) and p.show_default == (p.default is not None)
+        # a switch shows no "[default: ...]" (its help says when it is on); a value shows its default
+        assert p.default == cli_default(name) and p.show_default == (p.default is not None and row.type != "bool")
+        assert not p.show_envvar  # the epilog says FORECAST_<OPTION> once
         # the value is checked by the config, not by a Typer range as well
         assert p.min is None and p.max is None, name
 
@@ -62,7 +64,8 @@ def test_flags_aliases_and_envvars_kept_from_before():
     assert opts["target"].opts == ["--target", "-t"] and opts["model"].opts == ["--model", "-m"]
     assert opts["jit_compile"].opts == ["--jit"] and opts["jit_compile"].envvar == "FORECAST_JIT"
     assert opts["dayfirst"].secondary_opts == ["--no-dayfirst"] and opts["dayfirst"].default is None
-    assert opts["local"].secondary_opts == ["--no-local"] and opts["linear_skip"].default is True
+    assert opts["local"].secondary_opts == [] and opts["local"].opts == ["--local"]  # off by default: one flag
+    assert opts["linear_skip"].secondary_opts == ["--no-linear-skip"] and opts["linear_skip"].default is True
     assert opts["target"].multiple and opts["na_values"].multiple
 
 
@@ -79,9 +82,22 @@ def test_data_options_on_every_command_that_reads_data():
 def test_help_groups_the_settings_in_panels():
     r = invoke("evaluate", "--help", env={"COLUMNS": "160"})
     assert r.exit_code == 0
-    for panel in ("Data options", "Window options", "Model options", "Training options"):
-        assert panel in r.stdout
+    for panel in ("Data", "Window and model", "Linear path", "Many series", "Training", "Evaluation", "Output"):
+        assert f"─ {panel} ─" in r.stdout, panel
     assert "--id-embedding" in r.stdout and "--strict" in r.stdout and "[off|on|auto]" in r.stdout
+    assert "Examples" in r.stdout and "$ forecast evaluate sample_data/AAPL.csv --target Close" in r.stdout
+    assert "FORECAST_<OPTION>" in r.stdout and "[env var:" not in r.stdout
+
+
+@pytest.mark.parametrize("columns, most", [(80, 165), (100, 120)])
+def test_evaluate_help_is_short_and_cuts_no_option_name(columns, most):
+    """About half its former length (293 lines at 80 columns, 221 at 100), and no name cut to '…'."""
+    r = invoke("evaluate", "--help", env={"COLUMNS": str(columns)})
+    lines = r.stdout.splitlines()
+    assert r.exit_code == 0 and len(lines) <= most, len(lines)
+    assert "…" not in r.stdout
+    for flag in ("--recurrent-dropout", "--channel-independent", "--no-linear-skip", "--no-dayfirst"):
+        assert flag in r.stdout
 
 
 def test_help_never_loads_pandas_numpy_or_the_dataclasses():
@@ -272,4 +288,4 @@ def test_settings_table_lists_every_setting():
     rows = config.settings_table()
     assert [r["name"] for r in rows] == list(TABLE)
     assert all(set(r) == {"name", "group", "default", "flags", "envvar", "help"} for r in rows)
-    assert next(r for r in rows if r["name"] == "local")["flags"] == ("--local/--no-local",)
+    assert next(r for r in rows if r["name"] == "local")["flags"] == ("--local",)

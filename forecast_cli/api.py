@@ -170,7 +170,7 @@ def evaluate_many(source, data: DataConfig, window: WindowConfig = WindowConfig(
 
 def train_many(source, output, data: DataConfig, window: WindowConfig = WindowConfig(),
                model: ModelConfig = ModelConfig(), train: TrainConfig = TrainConfig(), *, holdout: float = 0.1,
-               season: int | None = None, strict: bool = False, on_epoch=None) -> dict:
+               season: int | None = None, strict: bool = False, refit: bool = False, on_epoch=None) -> dict:
     """Fit one network across many series up to a common cutoff, score the span after it beside the
     baselines (per series), and save a bundle that forecasts any series, seen or not."""
     from .forecaster import Forecaster
@@ -184,7 +184,7 @@ def train_many(source, output, data: DataConfig, window: WindowConfig = WindowCo
                      inputs=_inputs(source))
     panel = load_many(source, data, window, strict=strict)
     fc = Forecaster(**_flat_settings(data, window, model, train, season))
-    result = fc.fit_holdout(panel, holdout=holdout, on_epoch=on_epoch)
+    result = fc.fit_holdout(panel, holdout=holdout, refit=refit, on_epoch=on_epoch)
     out = {"command": "train", "data": _panel_info(panel),
            "settings": {"window": to_dict(window), "model": to_dict(model), "train": to_dict(train),
                         "holdout": holdout, "season": fc.season_, "units": "data"},
@@ -198,9 +198,10 @@ def train_many(source, output, data: DataConfig, window: WindowConfig = WindowCo
 
 def train(source, output: str | os.PathLike | None, data: DataConfig, window: WindowConfig = WindowConfig(),
           model: ModelConfig = ModelConfig(), train: TrainConfig = TrainConfig(), *, holdout: float = 0.1,
-          season: int | None = None, on_epoch=None, strict: bool = False) -> dict:
+          season: int | None = None, on_epoch=None, strict: bool = False, refit: bool = False) -> dict:
     """Fit on all but a holdout tail, score it beside the baselines, and save a bundle to ``output``
     (:meth:`Forecaster.fit_holdout <forecast_cli.forecaster.Forecaster.fit_holdout>`, then ``save``).
+    With ``refit``, the network is fitted again on every row once the holdout is scored.
 
     Many series go to :func:`train_many` (one global network, or ``model.local``).
 
@@ -212,7 +213,7 @@ def train(source, output: str | os.PathLike | None, data: DataConfig, window: Wi
 
     if is_many(source, data):
         return train_many(source, output, data, window, model, train, holdout=holdout, season=season,
-                          strict=strict, on_epoch=on_epoch)
+                          strict=strict, refit=refit, on_epoch=on_epoch)
     if strict:
         raise ConfigError("--strict applies to many series (a long file with --id-col, a folder or a glob)")
     fc = Forecaster(**_flat_settings(data, window, model, train, season))
@@ -220,7 +221,7 @@ def train(source, output: str | os.PathLike | None, data: DataConfig, window: Wi
     if output is not None:
         check_output(output, example="model.fcst", inputs=(source,))
     ds = _load_one(source, data)
-    info = fc.fit_holdout(ds, id_col=None, holdout=holdout, on_epoch=on_epoch)
+    info = fc.fit_holdout(ds, id_col=None, holdout=holdout, refit=refit, on_epoch=on_epoch)
     result = {"command": "train", "data": dataset_info(ds),
               "settings": {"window": to_dict(window), "model": to_dict(model), "train": to_dict(train),
                            "holdout": holdout, "season": fc.season_, "units": "data"},

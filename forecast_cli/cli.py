@@ -421,6 +421,10 @@ def train(
     holdout: Annotated[float, typer.Option("--holdout", min=0.0, envvar=_env("holdout"), show_envvar=False,
                                            metavar="FLOAT", rich_help_panel=EVAL_PANEL,
                                            help="Holdout tail: a fraction of the rows (<1) or a row count.")] = 0.1,
+    refit: Annotated[bool, typer.Option("--refit", envvar=_env("refit"), show_envvar=False, metavar="",
+                                        rich_help_panel=EVAL_PANEL,
+                                        help="Once the holdout is scored, fit again on every row (the intervals "
+                                             "still come from the holdout).")] = False,
     strict: StrictOpt = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -435,7 +439,7 @@ def train(
 
     with _Progress(_progress_enabled()) as prog:
         result = api.train(_source(data), output, *settings, holdout=holdout, season=settings.season,
-                           on_epoch=prog.on_epoch, strict=strict)
+                           on_epoch=prog.on_epoch, strict=strict, refit=refit)
     _warn_skipped(result)
     if json_out:
         _print_json(result)

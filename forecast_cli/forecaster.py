@@ -129,12 +129,19 @@ class Forecaster:
             season = int(self.settings.get("season") or ds.season or 1)
             net = series_model.fit_all(ds, window, model, train, on_epoch=on_epoch)
             self._remember_series(net, ds, data, season)
+            index = ds.frame.index
+            self.weights_ = {"rows": [0, len(index)], "period": [str(index[0]), str(index[-1])], "refit": False}
+            self.manifest_["weights"] = self.weights_
             return self
         L, H = window.lookback, window.horizon
         panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict,
                             for_fit=True, data=data)
         self.long_ = self._is_long(df, id_col, data)
-        return self._fit_panel(panel, data, window, model, train, on_epoch=on_epoch)
+        self._fit_panel(panel, data, window, model, train, on_epoch=on_epoch)
+        self.weights_ = {"period": [str(min(ds.frame.index[0] for ds in panel.series)),
+                                    str(max(ds.frame.index[-1] for ds in panel.series))], "refit": False}
+        self.residuals_ = self.holdout_ = None  # nothing held out: no intervals
+        return self
 
     def _series(self, df, time_col, target, features, data, window, model, train):
         """One series' validated Dataset, after refusing what applies to many series only."""
@@ -183,13 +190,17 @@ class Forecaster:
         return self
 
     def fit_holdout(self, df, *, holdout: float | int = 0.1, id_col: str | None = "unique_id", time_col: str = "ds",
-                    target: str = "y", features: Sequence[str] = (), strict: bool = False, on_epoch=None) -> dict:
+                    target: str = "y", features: Sequence[str] = (), strict: bool = False, refit: bool = False,
+                    on_epoch=None) -> dict:
         """Fit on every series up to a common cutoff, score the span after it beside the baselines,
         and keep that model with its held-out residuals (for prediction intervals).
 
         Args:
             holdout: the span after the cutoff: that many steps, or that fraction of the longest
                 series if < 1 (at least the horizon). Defaults to 0.1.
+            refit: once the holdout is scored, fit again on every row (holdout included); the
+                intervals still come from the holdout's residuals, and ``weights_`` (the manifest's
+                ``weights``) says which rows the kept network saw. Defaults to False.
 
         Returns:
             The JSON-ready holdout result: ``mean``, ``series``, ``verdict`` as in
@@ -209,7 +220,15 @@ class Forecaster:
             season = int(self.settings.get("season") or ds.season or 1)
             net, info, residuals = series_model.fit_holdout(ds, window, model, train, season=season,
                                                             holdout=holdout, on_epoch=on_epoch)
+            stop = info["train_rows"][1]
+            if refit:
+                net, stop = series_model.fit_all(ds, window, model, train, on_epoch=on_epoch), len(ds.frame)
             self._remember_series(net, ds, data, season, info, residuals)
+            index = ds.frame.index
+            self.weights_ = {"rows": [0, int(stop)], "period": [str(index[0]), str(index[stop - 1])],
+                             "refit": bool(refit)}
+            self.manifest_["weights"] = self.weights_
+            info["weights"] = self.weights_
             return info
         L, H = window.lookback, window.horizon
         panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict,
@@ -233,8 +252,15 @@ class Forecaster:
         self._remember(panel)
         self.residuals_ = _scaled_residuals(frame, panel, L, H, season)
         self.holdout_ = result
+        cutoff = result["folds"][0]["cutoff"]
+        if refit:  # every row now, holdout included; the residuals above stay the holdout's
+            self._fit_panel(panel, data, window, model, train, on_epoch=on_epoch)
+        self.weights_ = {"period": [str(min(ds.frame.index[0] for ds in panel.series)),
+                                    str(max(ds.frame.index[-1] for ds in panel.series)) if refit else str(cutoff)],
+                         "refit": bool(refit)}
         result["skipped"] = list(panel.skipped)
         result["holdout_steps"] = span
+        result["weights"] = self.weights_
         return result
 
     def _remember(self, panel) -> None:
@@ -466,6 +492,8 @@ class Forecaster:
             fold = hold["folds"][0]
             extra["holdout"] = {"metrics": hold["mean"], "n_holdout_windows": fold["n_test_windows"],
                                 "holdout_period": [fold["cutoff"], fold["test_end"]]}
+        if getattr(self, "weights_", None):
+            extra["weights"] = self.weights_
         return save_forecaster(self, path, extra)
 
     @classmethod

@@ -215,6 +215,8 @@ def render_train(console: Console, r: dict) -> None:
              f"{h['epochs']} epochs (best {h['best_epoch']}){_linear_path_note(h)}")
     console.print(_metric_table(title, h["metrics"], label))
     console.print(_verdict_line(h["verdict"], label, where="the holdout's "), soft_wrap=True)
+    if h.get("weights"):
+        console.print(f"weights fitted on {weights_text(h['weights'])}")
     if "bundle" in r:
         console.print(f"saved {r['bundle']['path']} (sha256 {r['bundle']['model_sha256'][:12]}…)")
 
@@ -300,6 +302,15 @@ def _kv_table(title: str, rows) -> Table:
     return t
 
 
+def weights_text(weights: dict) -> str:
+    """Which rows a saved network saw: ``rows 0..3045 (2004-08-19 .. 2016-09-15), not the holdout``."""
+    period = weights.get("period") or [None, None]
+    rows = weights.get("rows")
+    where = (f"rows {rows[0]}..{rows[1] - 1} " if rows else "") + f"({_day(period[0])} .. {_day(period[1])})"
+    return where + (", every row: refitted after the holdout was scored" if weights.get("refit")
+                    else ", not the holdout")
+
+
 def render_inspect(console: Console, v: dict) -> None:
     """What a bundle holds (the view made by ``forecast inspect``)."""
     console.print(_kv_table(f"bundle {v['bundle']}", [
@@ -337,8 +348,14 @@ def render_inspect(console: Console, v: dict) -> None:
         ("missing markers", d.get("na_values")),
         ("max gap", d.get("max_gap")),
         ("delimiter / decimal", f"{d.get('sep') or 'sniffed'} / {d.get('decimal') or 'sniffed'}"),
-        ("trained up to", d.get("last_timestamp")),
+        ("data up to", d.get("last_timestamp")),
     ]))
+    weights = v.get("weights")
+    hold = v.get("holdout") or {}
+    if isinstance(weights, dict):
+        console.print(f"weights fitted on {weights_text(weights)}")
+    elif hold.get("train_period"):  # a bundle from before the manifest said so: its holdout's training span
+        console.print(f"weights fitted on {weights_text({'period': hold['train_period'], 'rows': hold.get('train_rows')})}")
     h = v.get("holdout") or {}
     if h.get("metrics"):
         label = str(m.get("model", "model")).upper()
@@ -394,6 +411,8 @@ def _render_panel_train(console: Console, r: dict) -> None:
                   f"{fold['n_test_windows']} windows; trained on {fold['n_train_windows']} windows, "
                   f"{fold['epochs']} epochs")
     render_panel_evaluation(console, {**h, "data": r["data"], "settings": r["settings"]}, heading=False)
+    if h.get("weights"):
+        console.print(f"weights fitted on {weights_text(h['weights'])}")
     if "bundle" in r:
         b = r["bundle"]
         console.print(f"saved [bold]{b['path']}[/bold] (one model of {b['series']} series; sha256 "

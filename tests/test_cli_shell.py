@@ -74,3 +74,20 @@ def test_check_plot_to_a_file_and_a_bad_extension(tmp_path):
     p = run("check", AAPL, "--plot", tmp_path / "check.jpg")
     assert p.returncode == 2 and "a plot is written as .png, .svg or .pdf" in p.stderr
     assert not (tmp_path / "check.jpg").exists()
+
+
+def test_train_refit_and_inspect_say_which_rows_the_weights_saw(tmp_path):
+    from typer.testing import CliRunner
+
+    from conftest import FAST_CLI
+    from forecast_cli.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "m.fcst"
+    r = runner.invoke(app, ["train", str(AAPL), "--target", "Close", "--lookback", "10", "--horizon", "2", *FAST_CLI,
+                            "-o", str(out), "--refit"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "weights fitted on rows 0..3378 (2004-08-19 .. 2018-01-19), every row: refitted" in r.stdout
+    r = runner.invoke(app, ["inspect", str(out)], env={"COLUMNS": "200"})
+    assert r.exit_code == 0 and "every row: refitted after the holdout was scored" in r.stdout
+    assert "data up to" in r.stdout

@@ -256,3 +256,31 @@ def test_one_series_with_two_targets_is_long_by_target():
     out = fc.predict(h=3)
     assert list(out.columns) == ["target", "ds", "model"]
     assert out["target"].tolist() == ["y"] * 3 + ["x"] * 3
+
+
+def test_refit_keeps_the_holdout_residuals_and_says_which_rows_the_weights_saw(tmp_path):
+    from forecast_cli import Forecaster
+    from forecast_cli.bundle import read_manifest
+
+    df = _one_series()
+    once, again = Forecaster(**ONE), Forecaster(**ONE)
+    info = once.fit_holdout(df, id_col=None, holdout=48)
+    info_refit = again.fit_holdout(df, id_col=None, holdout=48, refit=True)
+    assert info["weights"] == {"rows": [0, 252], "period": ["2024-01-01 00:00:00", "2024-01-11 11:00:00"],
+                               "refit": False}
+    assert info_refit["weights"]["rows"] == [0, 300] and info_refit["weights"]["refit"] is True
+    # the intervals come from the same holdout either way; the point forecasts from different weights
+    np.testing.assert_array_equal(once.residuals_, again.residuals_)
+    assert info["metrics"]["model"] == info_refit["metrics"]["model"]
+    assert not np.allclose(once.predict()["model"], again.predict()["model"])
+    again.save(tmp_path / "r.fcst")
+    assert read_manifest(tmp_path / "r.fcst")["weights"]["rows"] == [0, 300]
+
+
+def test_refit_on_many_series_fits_up_to_the_last_row(three):
+    from forecast_cli import Forecaster
+
+    fc = Forecaster(**FAST)
+    result = fc.fit_holdout(three, holdout=48, refit=True)
+    assert result["weights"] == {"period": ["2024-01-01 00:00:00", "2024-01-15 23:00:00"], "refit": True}
+    assert fc.residuals_.shape[0] == 12 and fc.residuals_.shape[2] > 0

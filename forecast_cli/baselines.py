@@ -27,6 +27,7 @@ __all__ = [
     "Naive",
     "PanelBaseline",
     "SeasonalNaive",
+    "linear_map",
     "make_baselines",
     "make_panel_baselines",
 ]
@@ -119,6 +120,48 @@ class LinearLags:
 
 
 BASELINES = ("naive", "seasonal_naive", "linear")
+
+
+def linear_map(baseline, lookback: int, n_columns: int) -> tuple[np.ndarray, np.ndarray]:
+    """A fitted single-series baseline as the linear map of its input window it is:
+    ``(A, b)`` with ``A`` of shape ``(horizon, n_targets, lookback, n_columns)`` and ``b`` of shape
+    ``(horizon, n_targets)``, so that ``forecast[h, t] = sum(A[h, t] * window) + b[h, t]`` in the
+    data's units. ``train --fallback best`` serves a baseline this way, as a one-layer network.
+
+    A seasonal naive whose season is longer than the lookback reads rows outside the window:
+    ValueError (the caller serves another forecaster).
+
+    >>> A, b = linear_map(Naive(2, 1), lookback=3, n_columns=1)
+    >>> A[:, 0, :, 0].tolist(), b.tolist()
+    ([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]], [[0.0], [0.0]])
+    >>> A, _ = linear_map(SeasonalNaive(3, 1, season=2), lookback=4, n_columns=1)
+    >>> A[:, 0, :, 0].tolist()
+    [[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 0.0]]
+    """
+    H, T, L, C = baseline.horizon, baseline.n_targets, lookback, n_columns
+    A, b = np.zeros((H, T, L, C)), np.zeros((H, T))
+    if isinstance(baseline, Naive):
+        for t in range(T):
+            A[:, t, L - 1, t] = 1.0
+    elif isinstance(baseline, SeasonalNaive):
+        m = baseline.season
+        if m > L:
+            raise ValueError(f"seasonal naive reads {m} rows back, beyond the lookback of {L}")
+        for h in range(1, H + 1):
+            row = L - 1 + h - m * int(np.ceil(h / m))
+            for t in range(T):
+                A[h - 1, t, row, t] = 1.0
+    elif isinstance(baseline, LinearLags):
+        # forecast = last + coef @ (window - window's last row) + intercept
+        coef = baseline.model_.coef_.reshape(H, T, L, C)
+        A[:] = coef
+        A[:, :, L - 1, :] -= coef.sum(axis=2)
+        for t in range(T):
+            A[:, t, L - 1, t] += 1.0
+        b[:] = np.asarray(baseline.model_.intercept_).reshape(H, T)
+    else:
+        raise TypeError(f"no linear map for {type(baseline).__name__}")
+    return A, b
 
 
 def make_baselines(lookback: int, horizon: int, n_targets: int, season: int):

@@ -203,6 +203,27 @@ CUSTOM_OBJECTS = {"RepeatRows": RepeatRows, "FusedLSTM": FusedLSTM, "PeepholeLST
                   "AddLast": AddLast, "LastStep": LastStep, "ChannelsToBatch": ChannelsToBatch, "BatchToChannels": BatchToChannels}
 
 
+def build_linear_network(lookback: int, n_features: int, horizon: int, n_targets: int, kernel: np.ndarray,
+                         bias: np.ndarray) -> keras.Model:
+    """A fixed linear map ``(batch, lookback, n_features) -> (batch, horizon, n_targets)`` as a network:
+    Flatten -> Dense (the given ``kernel`` ``(lookback * n_features, horizon * n_targets)`` and ``bias``)
+    -> Reshape. ``train --fallback best`` saves a winning baseline this way, so a bundle keeps one
+    format and loads with ``safe_mode=True``.
+
+    >>> m = build_linear_network(3, 1, 2, 1, np.eye(3)[:, [2, 2]], np.zeros(2))
+    >>> m(np.array([[[1.0], [2.0], [5.0]]], dtype="float32")).numpy().ravel().tolist()
+    [5.0, 5.0]
+    """
+    inp = keras.Input((lookback, n_features), name="window")
+    x = layers.Flatten(name="flatten")(inp)
+    dense = layers.Dense(horizon * n_targets, name="served_baseline")
+    x = dense(x)
+    out = layers.Reshape((horizon, n_targets), name="forecast")(x)
+    model = keras.Model(inp, out, name="baseline")
+    dense.set_weights([np.asarray(kernel, dtype="float32"), np.asarray(bias, dtype="float32")])
+    return model
+
+
 def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targets: int,
                 learning_rate: float = 1e-3, jit_compile: bool = False, n_ids: int = 0,
                 loss: str = "mse", reads: int | None = None) -> keras.Model:

@@ -193,17 +193,23 @@ def to_long(table: pd.DataFrame, targets: Sequence[str]) -> pd.DataFrame:
     return out.drop(columns="target") if len(targets) == 1 else out
 
 
+def cli_columns(part: pd.DataFrame, target: str) -> dict:
+    """Nixtla's ``model``, ``model-lo-<level>``, ``model-hi-<level>`` as the command line names them:
+    ``<target>``, ``<target>_lower_<level>``, ``<target>_upper_<level>`` (arrays, in that order)."""
+    cols = {target: part["model"].to_numpy()}
+    for c in part.columns:
+        if c.startswith("model-lo-"):
+            lv = c[len("model-lo-"):]
+            cols[f"{target}_lower_{lv}"] = part[c].to_numpy()
+            cols[f"{target}_upper_{lv}"] = part[f"model-hi-{lv}"].to_numpy()
+    return cols
+
+
 def from_long(frame: pd.DataFrame, targets: Sequence[str]) -> pd.DataFrame:
     """:func:`to_long`'s inverse: the command line's table from Nixtla's columns."""
     steps = len(frame) // len(targets)
     cols: dict = {"timestamp": frame["ds"].to_numpy()[:steps]}
     for j, t in enumerate(targets):
-        part = frame.iloc[j * steps:(j + 1) * steps]
-        cols[t] = part["model"].to_numpy()
-        for c in part.columns:
-            if c.startswith("model-lo-"):
-                lv = c[len("model-lo-"):]
-                cols[f"{t}_lower_{lv}"] = part[c].to_numpy()
-                cols[f"{t}_upper_{lv}"] = part[f"model-hi-{lv}"].to_numpy()
+        cols.update(cli_columns(frame.iloc[j * steps:(j + 1) * steps], t))
     cols["step"] = np.arange(1, steps + 1)
     return pd.DataFrame(cols)

@@ -234,3 +234,47 @@ def test_ensemble_over_lookbacks_is_one_keras_model(tmp_path):
                                      TrainConfig(epochs=1))
     win = np.stack([s[CUT - L + 1:CUT + 1] for s in series])
     np.testing.assert_allclose(g2.predict_windows(win, keys=KEYS), g.predict_windows(win, keys=KEYS), rtol=1e-5)
+
+
+
+def _daily_series(weeks=5):
+    """Three hourly series (from Monday 2024-01-01) with a daily cycle and noise: a 6-row window
+    sees a quarter of the cycle; the calendar says where in the day it is."""
+    rng = np.random.default_rng(0)
+    n = weeks * 168
+    stamps = np.datetime64("2024-01-01T00", "s") + np.arange(n) * np.timedelta64(3600, "s")
+    day = np.sin(2 * np.pi * np.arange(n) / 24)
+    series = [(lvl * np.exp(0.3 * day + 0.05 * rng.standard_normal(n)))[:, None] for lvl in (10.0, 50.0, 300.0)]
+    return series, [stamps] * 3
+
+
+def test_calendar_features_place_a_short_window_in_the_day():
+    series, times = _daily_series()
+    w, cut, train = WindowConfig(6, 12), 4 * 168, TrainConfig(epochs=1, batch_size=64)
+    tr = [valid_origins(s, 6, 12, stop=cut) for s in series]
+    te = [np.arange(cut, len(s) - 12) for s in series]
+    err = {}
+    for cal in (False, True):
+        g = GlobalForecaster(w, _model(), train, n_targets=1, season=24, calendar=cal)
+        pred = g.fit(series, tr, keys=KEYS, times=times).predict(series, te, keys=KEYS, times=times)
+        err[cal] = np.mean([np.abs(p - gather(s, o, 6, 12, 1)[1]).mean() / s.mean()
+                            for p, s, o in zip(pred, series, te)])
+    assert err[True] < 0.7 * err[False]          # measured: 0.093 against 0.179
+    assert g.step_ == 3600 and g.model_.inputs[0].shape[-1] == 5
+    last = [t[cut] for t in times]
+    win = np.stack([s[cut - 5:cut + 1] for s in series])
+    by_window = g.predict_windows(win, keys=KEYS, last_times=last)
+    np.testing.assert_allclose(by_window, np.stack([p[0] for p in pred]), rtol=1e-5)
+    state = json.loads(json.dumps(g.get_state()))
+    assert state["calendar"] is True and state["step_seconds"] == 3600
+    g2 = GlobalForecaster.from_state(state, g.keras_models(), w, _model(), train)
+    np.testing.assert_allclose(g2.predict_windows(win, keys=KEYS, last_times=last), by_window, rtol=1e-5)
+    with pytest.raises(ConfigError, match="last_times"):
+        g.predict_windows(win, keys=KEYS)
+    with pytest.raises(ConfigError, match="times="):
+        g.predict(series, te, keys=KEYS)
+    monthly = [np.datetime64("2000-01-01", "s") + np.arange(len(s)) * np.timedelta64(30 * 86400, "s")
+               for s in series]
+    with pytest.raises(ConfigError, match="a day apart"):
+        GlobalForecaster(w, _model(), train, n_targets=1, season=24, calendar=True).fit(
+            series, tr, keys=KEYS, times=monthly)

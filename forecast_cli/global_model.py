@@ -54,30 +54,6 @@ def _keys(keys, n) -> list[str]:
     return keys
 
 
-# Calendar input columns (``calendar``): sine and cosine of the time of day and of the week.
-CALENDAR_FEATURES = 4
-_DAY, _WEEK = 86_400, 604_800
-
-
-def calendar_features(times) -> np.ndarray:
-    """``(..., 4)`` float32 calendar columns of datetime64 stamps: sine and cosine of the time of
-    day and of the time of week (Monday 00:00 = 0). They are appended to each normalised window
-    unscaled (in [-1, 1]), so the network sees where each input row falls in the day and week.
-
-    Args:
-        times: datetime64 stamps (any shape; naive, read as local clock time).
-
-    >>> t = np.array(["2024-01-01T06:00"], dtype="datetime64[s]")  # a Monday, 06:00
-    >>> calendar_features(t).astype(float).round(3).tolist()
-    [[1.0, 0.0, 0.223, 0.975]]
-    """
-    sec = np.asarray(times, dtype="datetime64[s]").astype(np.int64)
-    day = (sec % _DAY) / _DAY
-    week = ((sec + 3 * _DAY) % _WEEK) / _WEEK  # 1970-01-01 was a Thursday: Monday 00:00 = 0
-    a, b = 2 * np.pi * day, 2 * np.pi * week
-    return np.stack([np.sin(a), np.cos(a), np.sin(b), np.cos(b)], axis=-1).astype(np.float32)
-
-
 class GlobalForecaster:
     """One network trained on the windows of many series (or one per series with ``model.local``).
 
@@ -102,9 +78,6 @@ class GlobalForecaster:
             the loss alone weighs every series like MASE does (its error over its own seasonal
             variation); the weight moves it towards relative errors (sMAPE's), which count more on
             series that vary a lot within a season. 0 = off. Defaults to ``train.balance``.
-        calendar: append the time of day and of week of each input row (:func:`calendar_features`)
-            to the normalised windows, unscaled; :meth:`fit` and :meth:`predict` then need the rows'
-            stamps (``times``). For daily or finer data. Defaults to ``model.calendar`` (False).
 
     >>> import numpy as np
     >>> from forecast_cli.config import ModelConfig, TrainConfig, WindowConfig
@@ -121,7 +94,7 @@ class GlobalForecaster:
 
     def __init__(self, window: WindowConfig, model: ModelConfig, train: TrainConfig, n_targets: int,
                  season: int = 1, *, log: bool | None = None, loss: str | None = None,
-                 ensemble: int | None = None, balance: float | None = None, calendar: bool | None = None):
+                 ensemble: int | None = None, balance: float | None = None):
         self.window, self.model_cfg, self.train_cfg = window, model, train
         self.n_targets, self.season = int(n_targets), max(1, int(season))
         self.log = True if log is None else bool(log)
@@ -129,11 +102,10 @@ class GlobalForecaster:
         self.ensemble = max(1, int(model.ensemble if ensemble is None else ensemble))
         self.balance = float(train.balance if balance is None else balance)
         self.norm_lag = norm_season(window.lookback, self.season)
-        self.calendar = bool(getattr(model, "calendar", False) if calendar is None else calendar)
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, series: Sequence[np.ndarray], origins: Sequence[np.ndarray], *,
-            keys: Sequence[str] | None = None, on_epoch=None, times=None) -> GlobalForecaster:
+            keys: Sequence[str] | None = None, on_epoch=None) -> GlobalForecaster:
         """Fit on the windows at ``origins[i]`` of each ``series[i]``; the last ``val_fraction`` of
         each series' windows (in time order) stop training early. No statistic of series ``i``
         uses rows after ``max(origins[i]) + horizon``.
@@ -143,8 +115,6 @@ class GlobalForecaster:
                 unfilled gaps).
             origins: training-window origins into each series (the last input row of a window).
             keys: series ids (for ``local`` and ``id_embedding``); ``"0", "1", ...`` when None.
-            times: with ``calendar``, one datetime64 array of row stamps per series (regular steps
-                of a day or less). Ignored without. Defaults to None.
             on_epoch: called as ``on_epoch(epoch, epochs, logs)`` after each epoch (with
                 ``local``: of each series' network in turn).
         """
@@ -160,43 +130,19 @@ class GlobalForecaster:
         if any(s.shape[1] != self.n_features_ for s in series):
             raise DataError("every series must have the same columns.")
         self.keys_ = keys
-        self._times = self._check_times(times, series, fitting=True)
         self._record_levels(series, origins)
         if self.model_cfg.local:
             sub_model = replace(self.model_cfg, local=False, id_embedding=0)
             self.members_ = {}
-            ts = self._times or [None] * len(series)
-            for s, o, k, t in zip(series, origins, keys, ts):
+            for s, o, k in zip(series, origins, keys):
                 m = GlobalForecaster(self.window, sub_model, self.train_cfg, self.n_targets, self.season,
-                                     log=self.log, loss=self.loss, ensemble=self.ensemble, balance=self.balance,
-                                     calendar=self.calendar)
-                self.members_[k] = m.fit([s], [o], keys=[k], on_epoch=on_epoch, times=None if t is None else [t])
+                                     log=self.log, loss=self.loss, ensemble=self.ensemble, balance=self.balance)
+                self.members_[k] = m.fit([s], [o], keys=[k], on_epoch=on_epoch)
             return self
         from . import runtime
 
         with runtime.deferred_interrupts():
             return self._fit_global(series, origins, keys, on_epoch)
-
-    def _check_times(self, times, series, fitting=False):
-        """With ``calendar``: each series' row stamps as datetime64[s] (None without); in fitting,
-        also the data's step ``step_`` (seconds), which dates the rows of a bare window."""
-        if not self.calendar:
-            return None
-        if times is None or len(times) != len(series):
-            raise ConfigError("calendar features need each series' row stamps: pass times= "
-                              "(one datetime64 array per series).")
-        out = [np.asarray(t, dtype="datetime64[s]") for t in times]
-        for i, (t, s) in enumerate(zip(out, series)):
-            if t.shape != (len(s),):
-                raise DataError(f"series {i}: {t.size} stamps for {len(s)} rows.")
-        if fitting:
-            steps = np.concatenate([np.diff(t.astype(np.int64)) for t in out])
-            step = int(np.median(steps)) if len(steps) else 0
-            if not 0 < step <= _DAY:
-                raise ConfigError("calendar features (time of day and week) need rows a day apart or "
-                                  "closer; turn calendar off for this data.")
-            self.step_ = step
-        return out
 
     def _record_levels(self, series, origins):
         """Each series' level (median absolute target over its training rows), for
@@ -236,8 +182,6 @@ class GlobalForecaster:
             self.logged_.append([bool(v) for v in logged])
             z = np.where(logged, np.log(np.where(logged & finite & (rows > 0), rows, 1.0)), rows)
             z = np.where(finite, z, np.nan)
-            if self.calendar:
-                z = np.concatenate([z, calendar_features(self._times[i][first:last + 1])], axis=1)
             # windows that touch a missing row are left out
             bad = ~np.isfinite(z).all(axis=1)
             cum = np.concatenate([[0], np.cumsum(bad)])
@@ -250,7 +194,7 @@ class GlobalForecaster:
             tr_id.append(np.full(len(g) - n_val, i + 1, dtype=np.int32))
             va_id.append(np.full(n_val, i + 1, dtype=np.int32))
             parts.append(z)
-            parts.append(np.full((1, z.shape[1]), np.nan))
+            parts.append(np.full((1, s.shape[1]), np.nan))
             offset += len(z) + 1
         Z = np.concatenate(parts).astype(np.float32)
         tr, va = np.concatenate(tr), np.concatenate(va)
@@ -270,10 +214,7 @@ class GlobalForecaster:
         loss weights (``balance``; series indices ``ids`` say which are logged), None without."""
         L, H, T = self.window.lookback, self.window.horizon, self.n_targets
         X, Y = gather(Z, origins, L, H, T, dtype=np.float64)
-        C = self.n_features_
-        Xn, (last, scale, _) = normalise_windows(X[:, :, :C], self.norm_lag, log=False)
-        if self.calendar:  # appended after normalisation, unscaled
-            Xn = np.concatenate([Xn, X[:, :, C:].astype(np.float32)], axis=2)
+        Xn, (last, scale, _) = normalise_windows(X, self.norm_lag, log=False)
         Yn = np.clip((Y - last[:, :, :T]) / scale[:, :, :T], -NORM_CLIP, NORM_CLIP)
         w = None
         if self.balance > 0 and ids is not None:
@@ -305,13 +246,8 @@ class GlobalForecaster:
         def mad(x, lag):
             return tf.reduce_mean(tf.abs(x[:, lag:, :] - x[:, :-lag, :]), axis=1, keepdims=True)
 
-        C = self.n_features_
-        calendar = self.calendar
-
         def windows(o, i):
             x = tf.gather(s, o[:, None] + in_off[None, :])
-            if calendar:
-                x, cal = x[:, :, :C], x[:, :, C:]
             y = tf.gather(s[:, :T], o[:, None] + out_off[None, :])
             last = x[:, -1:, :]
             tiny = 1e-7 * tf.maximum(1.0, tf.abs(last))
@@ -319,8 +255,6 @@ class GlobalForecaster:
             sm = mad(x, m) if m > 1 else tf.zeros_like(last)
             scale = tf.where(sm > tiny, sm, tf.where(s1 > tiny, s1, tf.ones_like(s1)))
             xn = tf.clip_by_value((x - last) / scale, -NORM_CLIP, NORM_CLIP)
-            if calendar:
-                xn = tf.concat([xn, cal], axis=2)
             yn = tf.clip_by_value((y - last[:, :, :T]) / scale[:, :, :T], -NORM_CLIP, NORM_CLIP)
             out = (yn,)
             if balance > 0:  # weight 1 + balance x (the window's scale of log values), see __init__
@@ -411,8 +345,7 @@ class GlobalForecaster:
         if len(nets) == 1:
             self.model_ = nets[0]
         else:  # one Keras model: the members' mean, so a bundle holds one network as before
-            n_in = self.n_features_ + (CALENDAR_FEATURES if self.calendar else 0)
-            inp = keras.Input((self.window.lookback, n_in), name="window")
+            inp = keras.Input((self.window.lookback, self.n_features_), name="window")
             inputs = [inp, keras.Input((), dtype="int32", name="series_id")] if self._use_ids else inp
             outs = [net(inputs) for net in nets]
             self.model_ = keras.Model(inputs, keras.layers.Average(name="ensemble_mean")(outs), name="forecast_ensemble")
@@ -430,10 +363,7 @@ class GlobalForecaster:
         from .training import _interrupt_point
 
         cfg, tc = self.model_cfg, self.train_cfg
-        n_in = self.n_features_ + (CALENDAR_FEATURES if self.calendar else 0)
-        if self.calendar:  # windows end at 0 already; keep the calendar columns unshifted
-            cfg = replace(cfg, norm="none")
-        model = build_model(self.window, cfg, n_in, self.n_targets, tc.learning_rate,
+        model = build_model(self.window, cfg, self.n_features_, self.n_targets, tc.learning_rate,
                             n_ids=n_keys if self._use_ids else 0, loss=self.loss, reads=reads)
         if reads < self.window.lookback:
             model.name = f"member_{reads}"
@@ -483,32 +413,27 @@ class GlobalForecaster:
         """True when this holds one network per series."""
         return hasattr(self, "members_")
 
-    def predict(self, series, origins, keys=None, times=None) -> list[np.ndarray]:
+    def predict(self, series, origins, keys=None) -> list[np.ndarray]:
         """Forecasts for the windows at ``origins[i]`` of each ``series[i]``: one ``(len(origins[i]),
         horizon, n_targets)`` array per series, in the data's units. ``keys`` as in :meth:`fit`
         (a key unseen in fitting is forecast by the global network without its id; see
-        :meth:`predict_windows` for ``local``); ``times`` the rows' stamps, as in :meth:`fit`."""
+        :meth:`predict_windows` for ``local``)."""
         self._check_fitted()
         series = _as_series(series)
         keys = _keys(keys, len(series))
         L = self.window.lookback
-        times = self._check_times(times, series)
-        Xs, ks, ts = [], [], []
-        for i, (s, o, k) in enumerate(zip(series, origins, keys)):
+        Xs, ks = [], []
+        for s, o, k in zip(series, origins, keys):
             o = np.asarray(o, dtype=np.int64)
             if len(o):
                 Xs.append(gather(s, o, L, 1, self.n_targets, dtype=np.float64)[0])
                 ks.extend([k] * len(o))
-                if times is not None:
-                    ts.append(times[i][o])  # each window's last row
         H, T = self.window.horizon, self.n_targets
-        last_times = np.concatenate(ts) if ts else None
-        out = self.predict_windows(np.concatenate(Xs), keys=ks, last_times=last_times) if Xs else np.empty((0, H, T))
+        out = self.predict_windows(np.concatenate(Xs), keys=ks) if Xs else np.empty((0, H, T))
         sizes = np.cumsum([len(o) for o in origins])[:-1]
         return np.split(out, sizes)
 
-    def predict_windows(self, X: np.ndarray, keys=None, lengths=None, batch_size: int = 4096,
-                        last_times=None) -> np.ndarray:
+    def predict_windows(self, X: np.ndarray, keys=None, lengths=None, batch_size: int = 4096) -> np.ndarray:
         """Forecasts ``(n, horizon, n_targets)`` for windows ``(n, lookback, C)`` in the data's units.
 
         Args:
@@ -520,8 +445,6 @@ class GlobalForecaster:
                 window is scaled and forecast on its own, so padding one never changes the
                 forecast of another. None = all full.
             batch_size: windows per network call. Defaults to 4096.
-            last_times: with ``calendar``, the stamp of each window's last row (datetime64; its
-                other rows are dated back in the data's step). Defaults to None.
 
         With ``local``, a window whose key has no network of its own gets the seasonal naive
         forecast, and its key is added to ``fallback_keys_``.
@@ -546,14 +469,8 @@ class GlobalForecaster:
         if len(keys) != n:
             raise ConfigError(f"{len(keys)} keys for {n} windows.")
         if self.local:
-            return self._predict_local(X, keys, lengths, batch_size, last_times)
+            return self._predict_local(X, keys, lengths, batch_size)
         Xn, stats = normalise_windows(X, self.norm_lag, log=self.log, lengths=lengths)
-        if self.calendar:
-            if last_times is None or len(last_times) != n:
-                raise ConfigError("calendar features need each window's last stamp: pass last_times=.")
-            steps = (np.arange(-self.window.lookback + 1, 1) * self.step_).astype("timedelta64[s]")
-            stamps = np.asarray(last_times, dtype="datetime64[s]")[:, None] + steps[None, :]
-            Xn = np.concatenate([Xn, calendar_features(stamps)], axis=2)
         inputs = Xn
         if getattr(self, "_use_ids", False):
             ids = np.array([self.key_index_.get(k, 0) for k in keys], dtype=np.int32)
@@ -565,7 +482,7 @@ class GlobalForecaster:
             outs.append(self._infer(part))
         return denormalise(np.concatenate(outs), stats)
 
-    def _predict_local(self, X, keys, lengths, batch_size, last_times=None):
+    def _predict_local(self, X, keys, lengths, batch_size):
         from .baselines import SeasonalNaive
 
         H, T = self.window.horizon, self.n_targets
@@ -582,8 +499,7 @@ class GlobalForecaster:
                 Xp = X[idx] if ln is None else _pad(X[idx], ln, self.season)
                 out[idx] = np.stack([sn.predict(w, [len(w) - 1])[0] for w in Xp])
                 continue
-            lt = None if last_times is None else np.asarray(last_times)[idx]
-            out[idx] = member.predict_windows(X[idx], lengths=ln, batch_size=batch_size, last_times=lt)
+            out[idx] = member.predict_windows(X[idx], lengths=ln, batch_size=batch_size)
         return out
 
     def _infer(self, x):
@@ -643,7 +559,6 @@ class GlobalForecaster:
         state = {"version": STATE_VERSION, "kind": "local" if self.local else "global",
                  "n_targets": self.n_targets, "n_features": self.n_features_, "season": self.season,
                  "log": self.log, "loss": self.loss, "ensemble": self.ensemble, "balance": self.balance,
-                 "calendar": self.calendar, "step_seconds": getattr(self, "step_", None),
                  "keys": list(self.keys_),
                  "level_range": list(self.level_range_)}
         if self.local:
@@ -664,11 +579,8 @@ class GlobalForecaster:
             raise ConfigError(f"global model state of an unknown version: {state.get('version')!r}"
                               if isinstance(state, dict) else "global model state must be a JSON object")
         self = cls(window, model, train, state["n_targets"], state["season"], log=state["log"], loss=state["loss"],
-                   ensemble=int(state.get("ensemble", 1)), balance=float(state.get("balance", 0.0)),
-                   calendar=bool(state.get("calendar", False)))
+                   ensemble=int(state.get("ensemble", 1)), balance=float(state.get("balance", 0.0)))
         self.n_features_ = int(state["n_features"])
-        if self.calendar:
-            self.step_ = int(state["step_seconds"])
         self.keys_ = [str(k) for k in state["keys"]]
         self.level_range_ = tuple(float(v) for v in state["level_range"])
         if state["kind"] == "local":

@@ -46,7 +46,7 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
              test_size: int | None = None, by_step: bool = False, predictions_path=None,
              on_fold: Callable[[int, int], None] | None = None,
              on_epoch: Callable[[int, int, dict], None] | None = None, strict: bool = False,
-             on_forecasts: Callable | None = None) -> dict:
+             on_forecasts: Callable | None = None, on_fold_done: Callable[[dict], None] | None = None) -> dict:
     """Cross-validate the network against the baselines on a CSV through
     :meth:`Forecaster.cross_validate <forecast_cli.forecaster.Forecaster.cross_validate>`; return the
     JSON-ready result.
@@ -57,6 +57,7 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
     With ``predictions_path``, every test forecast is also written there as a long CSV
     (fold, origin, timestamp, step, target, actual, one column per forecaster). ``on_forecasts``,
     when given, receives that long frame (Nixtla's names: ``cutoff``, ``ds``, ``y``; for a plot).
+    ``on_fold_done``, when given, receives each fold's JSON-ready result as soon as it is scored.
     """
     from .forecaster import Forecaster
     from .panel import is_many
@@ -70,7 +71,7 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
             raise ConfigError("--by-step applies to one series; with many series the metrics are per series")
         return evaluate_many(source, data, window, model, train, folds=folds, season=season, test_size=test_size,
                              predictions_path=predictions_path, strict=strict, on_fold=on_fold,
-                             on_forecasts=on_forecasts)
+                             on_forecasts=on_forecasts, on_fold_done=on_fold_done)
     if strict:
         raise ConfigError("--strict applies to many series (a long file with --id-col, a folder or a glob)")
     fc = Forecaster(**_flat_settings(data, window, model, train, season))
@@ -80,7 +81,7 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
     ds = _load_one(source, data)
     frame = fc.cross_validate(ds, id_col=None, folds=folds, cv=cv, test_size=test_size, by_step=by_step,
                               predictions=predictions_path is not None or on_forecasts is not None,
-                              on_fold=on_fold, on_epoch=on_epoch)
+                              on_fold=on_fold, on_epoch=on_epoch, on_fold_done=on_fold_done)
     result = dict(frame.attrs.pop("metrics"))
     m = result.pop("season")
     if on_forecasts is not None:
@@ -135,7 +136,7 @@ def load_many(source, data: DataConfig, window: WindowConfig, *, strict: bool = 
 def evaluate_many(source, data: DataConfig, window: WindowConfig = WindowConfig(), model: ModelConfig = ModelConfig(),
                   train: TrainConfig = TrainConfig(), *, folds: int = 5, season: int | None = None,
                   test_size: int | None = None, step: int | None = None, predictions_path=None, strict: bool = False,
-                  warn=None, on_fold=None, on_forecasts=None) -> dict:
+                  warn=None, on_fold=None, on_forecasts=None, on_fold_done=None) -> dict:
     """Cross-validate on many series by common cutoffs (:meth:`Forecaster.cross_validate`); JSON-ready.
 
     With ``predictions_path``, every test forecast goes there as a long CSV (id, fold, cutoff, ds,
@@ -149,7 +150,8 @@ def evaluate_many(source, data: DataConfig, window: WindowConfig = WindowConfig(
                      inputs=_inputs(source))
     panel = load_many(source, data, window, strict=strict, warn=warn)
     fc = Forecaster(**_flat_settings(data, window, model, train, season))
-    frame = fc.cross_validate(panel, folds=folds, test_size=test_size, step=step, on_fold=on_fold)
+    frame = fc.cross_validate(panel, folds=folds, test_size=test_size, step=step, on_fold=on_fold,
+                              on_fold_done=on_fold_done)
     result = dict(frame.attrs.pop("metrics"))
     if on_forecasts is not None:
         on_forecasts(frame)

@@ -26,6 +26,7 @@ __all__ = [
     "LinearLags",
     "Naive",
     "PanelBaseline",
+    "STAT_BASELINES",
     "SeasonalNaive",
     "linear_map",
     "make_baselines",
@@ -120,6 +121,7 @@ class LinearLags:
 
 
 BASELINES = ("naive", "seasonal_naive", "linear")
+STAT_BASELINES = ("ets",)  # with stat=True: forecast_cli.stat_baselines (statsforecast, optional)
 
 
 def linear_map(baseline, lookback: int, n_columns: int) -> tuple[np.ndarray, np.ndarray]:
@@ -164,9 +166,22 @@ def linear_map(baseline, lookback: int, n_columns: int) -> tuple[np.ndarray, np.
     return A, b
 
 
-def make_baselines(lookback: int, horizon: int, n_targets: int, season: int):
-    return [Naive(horizon, n_targets), SeasonalNaive(horizon, n_targets, season),
-            LinearLags(lookback, horizon, n_targets)]
+def make_baselines(lookback: int, horizon: int, n_targets: int, season: int, *, stat: bool = False,
+                   n_rows: int | None = None, notes: list | None = None):
+    """Naive, seasonal naive and linear on lags; with ``stat``, AutoETS too
+    (:func:`forecast_cli.stat_baselines.stat_baselines`: left out, with a line in ``notes``, when
+    statsforecast is missing or the series' ``n_rows`` make its fits too long).
+
+    >>> [b.name for b in make_baselines(10, 2, 1, 7)]
+    ['naive', 'seasonal_naive', 'linear']
+    """
+    out = [Naive(horizon, n_targets), SeasonalNaive(horizon, n_targets, season),
+           LinearLags(lookback, horizon, n_targets)]
+    if stat:
+        from .stat_baselines import stat_baselines
+
+        out += stat_baselines(lookback, horizon, n_targets, season, n_rows=n_rows, notes=notes)
+    return out
 
 
 # Ridge penalties tried by fit_linear_path, per training row of the design matrix.
@@ -378,8 +393,16 @@ class GlobalLinear:
 PANEL_BASELINES = ("naive", "seasonal_naive", "linear")
 
 
-def make_panel_baselines(lookback: int, horizon: int, n_targets: int, season: int):
-    """Naive and seasonal naive on each series, and :class:`GlobalLinear` across them."""
-    return [PanelBaseline(lambda: Naive(horizon, n_targets)),
-            PanelBaseline(lambda: SeasonalNaive(horizon, n_targets, season)),
-            GlobalLinear(lookback, horizon, n_targets, season)]
+def make_panel_baselines(lookback: int, horizon: int, n_targets: int, season: int, *, stat: bool = False,
+                         n_rows=None, notes: list | None = None):
+    """Naive and seasonal naive on each series, and :class:`GlobalLinear` across them; with ``stat``,
+    AutoETS on each series (``n_rows``: each series' rows; see :func:`make_baselines`)."""
+    out = [PanelBaseline(lambda: Naive(horizon, n_targets)),
+           PanelBaseline(lambda: SeasonalNaive(horizon, n_targets, season)),
+           GlobalLinear(lookback, horizon, n_targets, season)]
+    if stat:
+        from .stat_baselines import AutoETSBaseline, stat_baselines
+
+        if stat_baselines(lookback, horizon, n_targets, season, n_rows=n_rows, notes=notes):
+            out.append(PanelBaseline(lambda: AutoETSBaseline(lookback, horizon, n_targets, season), name="ets"))
+    return out

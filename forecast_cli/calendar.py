@@ -1,7 +1,8 @@
 """Frequencies and future timestamps: infer a series' frequency, name it, and step past its end.
 
 :func:`infer_frequency` recognises trading calendars (weekdays, holidays skipped), pandas'
-frequencies, calendar anchors with missing periods and a regular median step; :func:`freq_label`
+frequencies, calendar anchors with missing periods and a regular median step;
+:func:`regular_frequency` is its fast path for a series with no timestamp absent; :func:`freq_label`
 and :func:`season_for` name a frequency and give its default seasonal period. :func:`future_index`
 and :func:`future_stamps` give the timestamps after the last one and refuse any past 2262-04-11,
 the end of the datetime64[ns] range.
@@ -18,7 +19,7 @@ from pandas.tseries.frequencies import to_offset
 from .dates import RANGE_TEXT
 from .errors import DataError
 
-__all__ = ["infer_frequency", "freq_label", "season_for", "future_index", "future_stamps"]
+__all__ = ["infer_frequency", "regular_frequency", "freq_label", "season_for", "future_index", "future_stamps"]
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
@@ -31,6 +32,46 @@ def _fmt_ts(ts: pd.Timestamp) -> str:
     if ts.second == 0 and ts.microsecond == 0 and ts.nanosecond == 0:
         return ts.strftime("%Y-%m-%d %H:%M")
     return ts.isoformat(sep=" ")
+
+
+def regular_frequency(stamps: np.ndarray, expect: tuple[str | None, bool] | None = None
+                      ) -> tuple[str, str, bool] | None:
+    """``(freq, label, trading_days)`` of timestamps on a regular grid with none absent, else None.
+
+    The fast path of :func:`forecast_cli.data.load`, equal to :func:`infer_frequency` where it
+    answers. ``expect`` (a bundle's ``(freq, trading_days)``) is tried first: one comparison of
+    the steps for a fixed-length frequency, the trading-calendar test for trading days. None
+    for fewer than two timestamps, unsorted or repeated ones, an irregular series, and one on a
+    fixed-length grid with timestamps absent (the careful path reindexes and reports those).
+
+    Args:
+        stamps: datetime64 values in file order.
+        expect: ``(freq, trading_days)`` known in advance. Defaults to None.
+
+    >>> regular_frequency(pd.date_range("2024-01-01", periods=48, freq="h").values, ("h", False))
+    ('h', 'hourly', False)
+    >>> regular_frequency(pd.DatetimeIndex(["2024-01-01", "2024-01-02", "2024-01-04"]).values) is None
+    True
+    """
+    stamps = np.asarray(stamps, dtype="datetime64[ns]")  # steps are counted in nanoseconds
+    if len(stamps) < 2:
+        return None
+    steps = np.diff(stamps.view(np.int64))
+    if (steps <= 0).any():
+        return None  # unsorted or repeated timestamps: the careful path sorts or reports them
+    freq, trading = expect if expect is not None else (None, False)
+    step = _fixed_step(freq) if freq and not trading else None
+    if step is not None and (steps == step).all():
+        return freq, freq_label(freq, False), False
+    idx = pd.DatetimeIndex(stamps)
+    if trading and _is_trading(idx):
+        return "B", freq_label("B", True), True
+    freq, label, trading = infer_frequency(idx)
+    if freq is None:
+        return None
+    if not trading and not _is_fixed_step(idx, freq):
+        return None  # timestamps absent from a fixed grid, or a calendar frequency: the careful path
+    return freq, label, trading
 
 
 def _infer_freq_str(index: pd.DatetimeIndex) -> str | None:
@@ -123,8 +164,13 @@ def _business_daily(index: pd.DatetimeIndex) -> bool:
     return bool((calsteps > bsteps).any() and (bsteps == 1).mean() >= 0.5)
 
 
+@functools.lru_cache(maxsize=256)
 def freq_label(freq: str | None, trading_days: bool = False) -> str:
-    """A phrase for people: "hourly", "every 15 minutes", "business days (trading calendar)"."""
+    """A phrase for people: "hourly", "every 15 minutes", "business days (trading calendar)".
+
+    Cached, as :func:`season_for` is: batch scoring names the frequency of every file it reads,
+    and parsing the name (``to_offset``) costs more than the rest of the answer.
+    """
     if freq is None:
         return "irregular"
     off = to_offset(freq)
@@ -143,6 +189,7 @@ def freq_label(freq: str | None, trading_days: bool = False) -> str:
     return f"every {freq}"
 
 
+@functools.lru_cache(maxsize=256)
 def season_for(freq: str | None) -> int:
     """Default seasonal period: B 5, h 24, D 7, W 52, M 12, Q 4, minutes: steps per day, else 1."""
     if freq is None:

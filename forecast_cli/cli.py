@@ -168,7 +168,7 @@ def _source(data: list[str]):
 EVAL_PANEL = "Evaluation"
 StrictOpt = Annotated[bool, typer.Option(
     "--strict", envvar=_env("strict"), show_envvar=False, metavar="", rich_help_panel=EVAL_PANEL,
-    help="Many series: fail if any series is left out (too short, gaps...) instead of warning.")]
+    help="Many series: fail if any series is left out, instead of warning.")]
 ENV_NOTE = ("Every option can also come from a FORECAST_<OPTION> variable (FORECAST_MAX_GAP=5) or a "
             "--config TOML file.")
 
@@ -180,7 +180,7 @@ def _examples(*lines: str) -> str:
 
 PlotOpt = Annotated[Optional[str], typer.Option(
     "--plot", metavar="FILE|-", show_default=False, rich_help_panel=OUTPUT_PANEL,
-    help="Also draw it: FILE.png, .svg or .pdf, or - for the terminal (on stderr). Needs forecast-cli[plot].")]
+    help="Also draw it: FILE.png, .svg, .pdf, or - (the terminal, on stderr).")]
 
 
 def _plot_checked(plot: Optional[str], inputs) -> None:
@@ -242,8 +242,8 @@ class _Progress:
         if self.fold_task is None:
             self.fold_task = self.progress.add_task("folds", total=n, info="")
         self.progress.update(self.fold_task, completed=k - 1, info=f"fitting fold {k}")
-        if self.epoch_task is not None:
-            self.progress.reset(self.epoch_task)
+        if self.epoch_task is not None:  # a new fold: no epoch yet, so no val_loss of the last fold
+            self.progress.reset(self.epoch_task, info="")
 
     def on_epoch(self, epoch: int, epochs: int, logs: dict) -> None:
         if self.progress is None:
@@ -361,12 +361,12 @@ def evaluate(
     settings: "Settings",
     folds: Annotated[int, typer.Option("--folds", "-k", min=1, envvar=_env("folds"), show_envvar=False,
                                        metavar="INT", rich_help_panel=EVAL_PANEL, help="Number of folds.")] = 5,
-    cv: Annotated[str, typer.Option("--cv", envvar=_env("cv"), show_envvar=False, metavar="[expanding|sliding]",
+    cv: Annotated[str, typer.Option("--cv", envvar=_env("cv"), show_envvar=False, metavar="KIND",
                                     rich_help_panel=EVAL_PANEL,
-                                    help="Train each fold on all the past, or a fixed-size past.")] = "expanding",
+                                    help="expanding: train on all the past; sliding: a fixed-size past.")] = "expanding",
     test_size: Annotated[Optional[int], typer.Option(
         "--test-size", min=1, envvar=_env("test_size"), show_envvar=False, metavar="INT", rich_help_panel=EVAL_PANEL,
-        help="Rows per test span (default rows/(folds+1)); many series: steps per cutoff (default horizon).")] = None,
+        help="Rows per test span; many series: steps after each cutoff.")] = None,
     by_step: Annotated[bool, typer.Option("--by-step", metavar="", rich_help_panel=EVAL_PANEL,
                                           help="Also report metrics per horizon step.")] = False,
     predictions: Annotated[Optional[str], typer.Option(
@@ -375,25 +375,49 @@ def evaluate(
     plot: PlotOpt = None,
     strict: StrictOpt = False,
     json_out: JsonOpt = False,
+    json_lines: Annotated[bool, typer.Option(
+        "--json-lines", metavar="", rich_help_panel=OUTPUT_PANEL,
+        help="One JSON object per finished fold, then the result.")] = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     debug: DebugOpt = False,
     no_color: NoColorOpt = False,
 ):
     """Cross-validate the model against naive, seasonal-naive and linear baselines (time-ordered folds)."""
+    # --json-lines: each fold is written (and flushed) as soon as it is scored, {"type": "fold", "of": n, ...},
+    # and the whole result last, {"type": "result", ...}: a run stopped by Ctrl-C keeps its finished folds.
     _setup(quiet, verbose, debug, no_color)
     from . import api
     from .report import render_evaluation
 
+    if json_lines and json_out:
+        from .errors import ConfigError
+
+        raise ConfigError("--json and --json-lines both write JSON to stdout; choose one")
     _plot_checked(plot, data)
-    kept = []
+    kept, n_folds = [], [folds]
+
+    def json_line(obj: dict) -> None:
+        import json
+
+        sys.stdout.write(json.dumps(obj, default=str, allow_nan=False) + "\n")
+        sys.stdout.flush()
+
+    def on_fold(k: int, n: int) -> None:
+        n_folds[0] = n
+        prog.on_fold(k, n)
+
     with _Progress(_progress_enabled()) as prog:
         result = api.evaluate(_source(data), *settings, folds=folds, cv=cv, season=settings.season, test_size=test_size,
-                              by_step=by_step, predictions_path=predictions, on_fold=prog.on_fold,
+                              by_step=by_step, predictions_path=predictions, on_fold=on_fold,
                               on_epoch=prog.on_epoch, strict=strict,
-                              on_forecasts=kept.append if plot is not None else None)
+                              on_forecasts=kept.append if plot is not None else None,
+                              on_fold_done=(lambda e: json_line({"type": "fold", "of": n_folds[0], **e}))
+                              if json_lines else None)
     _warn_skipped(result)
-    if json_out:
+    if json_lines:
+        json_line({"type": "result", **result})
+    elif json_out:
         _print_json(result)
     else:
         render_evaluation(_stdout_console(), result, by_step=by_step)
@@ -407,6 +431,8 @@ def _warn_skipped(result: dict) -> None:
     """One warning line per series left out of a many-series run (too short, another frequency, gaps)."""
     for s in result.get("data", {}).get("skipped", []):
         _warn(s.get("message") or f"series '{s['id']}' left out: {s['reason']}")
+    for note in result.get("notes", []) + result.get("holdout", {}).get("notes", []):  # a baseline left out
+        _warn(note)
 
 
 @app.command(epilog=_examples("forecast train sample_data/AAPL.csv --target Close -o aapl.fcst",

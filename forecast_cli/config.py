@@ -267,6 +267,9 @@ class TrainConfig:
         balance: with several series, weight each training window of a positive series by
             ``1 + balance * s``, ``s`` its window's scale of log values (see
             :class:`~forecast_cli.global_model.GlobalForecaster`). 0 = off. Defaults to 0.
+        stat_baseline: score statsforecast's AutoETS beside the baselines in ``evaluate`` and
+            ``train`` (:mod:`forecast_cli.stat_baselines`; skipped with a note when the ``stats``
+            extra is missing or the series is too large for it). Defaults to True.
     """
 
     epochs: int = _setting("epochs")
@@ -278,6 +281,7 @@ class TrainConfig:
     threads: int = _setting("threads")
     jit_compile: bool | str = _setting("jit_compile")
     balance: float = _setting("balance")
+    stat_baseline: bool = _setting("stat_baseline")
 
     def __post_init__(self):
         _normalise(self)
@@ -417,7 +421,7 @@ def settings_table() -> list[dict]:
     ['lookback', 'horizon']
     >>> next(r for r in rows if r["name"] == "jit_compile")  # doctest: +NORMALIZE_WHITESPACE
     {'name': 'jit_compile', 'group': 'train', 'default': False, 'flags': ('--jit',), 'envvar': 'FORECAST_JIT',
-     'help': 'XLA-compile training: off, on, or auto (when windows x lookback >= 1e6).'}
+     'help': 'XLA-compile training: off, on, or auto (large data).'}
     """
     return [{"name": s.name, "group": s.group, "default": s.default, "flags": option_decls(s.name),
              "envvar": envvar(s.name), "help": s.help} for s in TABLE.values()]

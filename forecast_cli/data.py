@@ -7,12 +7,14 @@ converts the values to float64; :func:`build_dataset` sorts the rows, refuses re
 infers the frequency (:mod:`forecast_cli.calendar`), reindexes a regular series onto its grid and
 interpolates short gaps. :mod:`forecast_cli.panel` runs the first two once over a long-format
 file and the last once per series. With ``expect`` (a bundle's frequency), :func:`load` first tries
-the fast reader (:mod:`forecast_cli.fastread`), whose result :func:`load_fast` wraps in a Dataset
-equal to the full path's.
+its fast path: a clean file (:func:`forecast_cli.reading.read_clean`) on a regular grid
+(:func:`forecast_cli.calendar.regular_frequency`) becomes a Dataset equal to the careful path's,
+its arrays read and its frame built only when asked for.
 """
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -21,11 +23,10 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import pandas as pd
 
-from .calendar import _fmt_ts, infer_frequency, season_for
+from .calendar import _fmt_ts, infer_frequency, regular_frequency, season_for
 from .config import DataConfig
 from .dates import parse_dates, tz_name
 from .errors import ConfigError, DataError
-from .fastread import read_fast
 from .reading import (
     _COMMA_DEC_RE,
     _THOUSANDS_RE,
@@ -33,10 +34,11 @@ from .reading import (
     _is_number,
     _numeric_markers,
     _source_name,
+    read_clean,
     read_table,
 )
 
-__all__ = ["Gap", "Dataset", "Layout", "Parsed", "load", "load_fast", "validate", "find_layout", "parse_frame",
+__all__ = ["Gap", "Dataset", "Layout", "Parsed", "load", "validate", "find_layout", "parse_frame",
            "build_dataset", "check_columns"]
 
 # Names that mark the time column, most specific first (compared case-insensitively).
@@ -68,13 +70,16 @@ class Gap:
 
 @dataclass
 class Dataset:
-    """A validated series: a sorted, unique DatetimeIndex and float64 columns (targets, then features).
+    """A validated series: sorted, unique timestamps and float64 columns (targets, then features).
 
+    The arrays hold the data (``stamps``, ``values``, both read-only); :attr:`frame` shows them
+    as a DataFrame, built on first use (batch scoring reads thousands of files and needs none).
     NaN remains only inside gaps that were not interpolated (longer than ``max_gap``, or at the
     start or end of the series), and only when ``gaps="skip"`` or the data was loaded for ``check``.
     """
 
-    frame: pd.DataFrame
+    stamps: np.ndarray  # datetime64[ns] wall times (see ``tz``), sorted and unique: the frame's index
+    values: np.ndarray  # float64 (rows, targets + features), in column order
     source: str
     target: tuple[str, ...]
     features: tuple[str, ...]
@@ -91,10 +96,15 @@ class Dataset:
     tz: str | None = None  # the input's UTC offset ("+01:00", "UTC"); the index holds wall times in it
     dayfirst: bool | None = None  # how numeric day/month dates were read; None when not such dates
 
-    @property
-    def values(self) -> np.ndarray:
-        """float64 array of shape (n_rows, n_targets + n_features), in frame order."""
-        return self.frame.to_numpy(dtype=np.float64, copy=False)
+    @functools.cached_property
+    def frame(self) -> pd.DataFrame:
+        """The series as a DataFrame over :attr:`values` (no copy), indexed by the timestamps.
+
+        The index is named after the date column (``timestamp`` when a separate time column
+        was combined with it); the columns are the targets, then the features.
+        """
+        index = pd.DatetimeIndex(self.stamps, name="timestamp" if self.time_col else self.date_col)
+        return pd.DataFrame(self.values, index=index, columns=list(self.columns), copy=False)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -632,7 +642,8 @@ def build_dataset(parsed: Parsed, layout: Layout, cfg: DataConfig, name: str, *,
 
     gaps, missing, interpolated = _fill_and_find_gaps(frame, cfg.max_gap)
     ds = Dataset(
-        frame=frame,
+        stamps=_read_only(frame.index.as_unit("ns").values),
+        values=_read_only(frame.to_numpy(dtype=np.float64)),
         source=name,
         target=target,
         features=features,
@@ -691,8 +702,8 @@ def load(source, cfg: DataConfig, *, require_target: bool = True, expect: tuple[
         require_target: False for ``forecast check``: with no ``--target`` every numeric column
             is described, and long gaps are reported instead of raised. Defaults to True.
         expect: ``(freq, trading_days)`` known in advance (a bundle's): a clean file is then read
-            by the fast path (:func:`forecast_cli.fastread.read_fast`) into an equal Dataset, and
-            anything unusual by the full path. None: always the full path. Defaults to None.
+            by the fast path (:func:`_load_clean`) into an equal Dataset, and anything unusual by
+            the careful path. None: always the careful path. Defaults to None.
 
     Raises:
         DataError: the data cannot be used; the message names file, column, line and fix.
@@ -702,28 +713,55 @@ def load(source, cfg: DataConfig, *, require_target: bool = True, expect: tuple[
     >>> len(ds.frame), ds.freq, ds.trading_days
     (3379, 'B', True)
     """
-    cfg = cfg.check()
+    cfg = _checked(cfg)
     if expect is not None and require_target:
-        fast = load_fast(source, cfg, expect)
+        fast = _load_clean(source, cfg, expect)
         if fast is not None:
             return fast
     name = _source_name(source)
     return validate(read_table(source, cfg), cfg, name, require_target=require_target)
 
 
-def load_fast(source, cfg: DataConfig, expect: tuple[str | None, bool] | None = None) -> Dataset | None:
-    """:func:`read_fast` as a :class:`Dataset` equal to :func:`load`'s, or None (then use :func:`load`)."""
-    plain = read_fast(source, cfg, expect)
-    if plain is None:
+_LAST_CHECKED: list = [None]  # the DataConfig that load() checked last
+
+
+def _checked(cfg: DataConfig) -> DataConfig:
+    """``cfg.check()``, skipped when ``cfg`` is the very settings object checked last (a frozen
+    DataConfig stays valid): batch scoring loads thousands of files with one, and a check costs
+    about 5 % of reading a clean file."""
+    if cfg is not _LAST_CHECKED[0]:
+        cfg = cfg.check()
+        _LAST_CHECKED[0] = cfg
+    return cfg
+
+
+def _load_clean(source, cfg: DataConfig, expect: tuple[str | None, bool] | None) -> Dataset | None:
+    """:func:`load`'s fast path: a clean file on a regular grid as a Dataset equal to the careful path's, or None.
+
+    The file is read by :func:`~forecast_cli.reading.read_clean` (no sniffing, nothing missing)
+    and its frequency checked by :func:`~forecast_cli.calendar.regular_frequency` (no timestamp
+    absent); the Dataset holds the arrays, with no frame until one is asked for. None as soon as
+    anything is unusual: :func:`load` then reads the file the careful way.
+    """
+    got = read_clean(source, cfg)
+    if got is None:
         return None
+    stamps, values = got
+    found = regular_frequency(stamps, expect)
+    if found is None:
+        return None
+    freq, label, trading = found
     cols = list(cfg.target) + list(cfg.features)
-    idx = pd.DatetimeIndex(plain.stamps, name=cfg.date_col)
-    frame = pd.DataFrame(plain.values, index=idx, columns=cols, copy=False)
-    return Dataset(frame=frame, source=_source_name(source), target=tuple(cfg.target),
-                   features=tuple(cfg.features), freq=plain.freq, freq_label=plain.freq_label,
-                   trading_days=plain.trading_days, season=season_for(plain.freq), gaps=[],
-                   missing={c: 0 for c in cols}, interpolated={c: 0 for c in cols}, date_col=cfg.date_col,
-                   rows_read=len(plain.values))
+    return Dataset(stamps=_read_only(stamps), values=_read_only(values), source=_source_name(source),
+                   target=tuple(cfg.target), features=tuple(cfg.features), freq=freq, freq_label=label,
+                   trading_days=trading, season=season_for(freq), gaps=[], missing={c: 0 for c in cols},
+                   interpolated={c: 0 for c in cols}, date_col=cfg.date_col, rows_read=len(values))
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """``a``, made read-only in place: a Dataset's arrays are shared with its frame."""
+    a.flags.writeable = False
+    return a
 
 
 def long_gap_reason(ds: Dataset, max_gap: int) -> str | None:

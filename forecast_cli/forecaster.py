@@ -21,7 +21,7 @@ them (``local=True`` fits one per series instead), beside per-series baselines. 
 ['unique_id', 'ds', 'model', 'short_history']
 >>> cv = fc.cross_validate(df, folds=2)
 >>> list(cv.columns)
-['unique_id', 'fold', 'cutoff', 'ds', 'y', 'model', 'naive', 'seasonal_naive', 'linear']
+['unique_id', 'fold', 'cutoff', 'ds', 'y', 'model', 'naive', 'seasonal_naive', 'linear', 'ets']
 >>> cv.attrs["metrics"]["verdict"]["beats"]["naive"]["wins"]
 3
 
@@ -37,6 +37,7 @@ held-out residuals for intervals:
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Sequence
 
@@ -125,7 +126,7 @@ class Forecaster:
         if _one_series(df, id_col):
             from . import series_model
 
-            ds = self._series(df, time_col, target, features, data, window, model, train)
+            ds = self._series(df, time_col, target, features, data, window, model, train, length=True)
             season = int(self.settings.get("season") or ds.season or 1)
             net = series_model.fit_all(ds, window, model, train, on_epoch=on_epoch)
             self._remember_series(net, ds, data, season)
@@ -143,13 +144,15 @@ class Forecaster:
         self.residuals_ = self.holdout_ = None  # nothing held out: no intervals
         return self
 
-    def _series(self, df, time_col, target, features, data, window, model, train):
-        """One series' validated Dataset, after refusing what applies to many series only."""
+    def _series(self, df, time_col, target, features, data, window, model, train, *, length: bool = False):
+        """One series' validated Dataset, after refusing what applies to many series only. ``length``:
+        also refuse a series shorter than one window (``fit``; cross-validation and the holdout split
+        refuse short series themselves, naming settings that fit)."""
         from . import series_model
 
         series_model.refuse_panel_settings(model, train)
         ds = series_model.series_dataset(df, time_col=time_col, target=target, features=features, data=data)
-        series_model.check_for_model(ds, window)
+        series_model.check_for_model(ds, window, length=length)
         return ds
 
     def _remember_series(self, net, ds, data, season: int, info: dict | None = None, residuals=None) -> None:
@@ -218,8 +221,9 @@ class Forecaster:
 
             ds = self._series(df, time_col, target, features, data, window, model, train)
             season = int(self.settings.get("season") or ds.season or 1)
-            net, info, residuals = series_model.fit_holdout(ds, window, model, train, season=season,
-                                                            holdout=holdout, on_epoch=on_epoch)
+            with _named(ds):
+                net, info, residuals = series_model.fit_holdout(ds, window, model, train, season=season,
+                                                                holdout=holdout, on_epoch=on_epoch)
             stop = info["train_rows"][1]
             if refit:
                 net, stop = series_model.fit_all(ds, window, model, train, on_epoch=on_epoch), len(ds.frame)
@@ -235,9 +239,11 @@ class Forecaster:
                             for_fit=True, data=data)
         self.long_ = self._is_long(df, id_col, data)
         longest = max(len(ds.frame) for ds in panel.series)
-        span = max(H, int(round(longest * holdout)) if holdout < 1 else int(holdout))
+        from .fit_advice import panel_holdout_span
+
+        span = panel_holdout_span(holdout, longest, H, len(panel.series))
         season = int(self.settings.get("season") or panel.season or 1)
-        fitted = []
+        fitted, notes = [], []
 
         def make_model():
             fitted.append(GlobalForecaster(window, model, train, n_targets=len(panel.target), season=season))
@@ -246,7 +252,11 @@ class Forecaster:
         frame, result = cross_validate_panel(
             panel.ids, [ds.frame.index for ds in panel.series], [ds.values for ds in panel.series],
             lookback=L, horizon=H, season=season, folds=1, test_size=span, make_model=make_model,
-            make_baselines=lambda: make_panel_baselines(L, H, len(panel.target), season), id_col=panel.id_col)
+            make_baselines=lambda: make_panel_baselines(L, H, len(panel.target), season, stat=train.stat_baseline,
+                                                        n_rows=[len(ds.frame) for ds in panel.series], notes=notes),
+            id_col=panel.id_col)
+        if notes:
+            result["notes"] = notes
         self.net_, self.season_, self.one_series_ = fitted[0], season, False
         self.window_, self.model_cfg_, self.train_cfg_, self.data_cfg_ = window, model, train, data
         self._remember(panel)
@@ -411,7 +421,8 @@ class Forecaster:
     def cross_validate(self, df, *, id_col: str | None = "unique_id", time_col: str = "ds", target: str = "y",
                        features: Sequence[str] = (), folds: int = 5, test_size: int | None = None,
                        step: int | None = None, cv: str = "expanding", by_step: bool = False,
-                       predictions: bool = True, strict: bool = False, on_fold=None, on_epoch=None) -> pd.DataFrame:
+                       predictions: bool = True, strict: bool = False, on_fold=None, on_epoch=None,
+                       on_fold_done=None) -> pd.DataFrame:
         """Cross-validate by cutoffs common to all series (see :mod:`forecast_cli.panel_cv`), or, for
         one series, by forecast origins in time-ordered folds (:func:`forecast_cli.evaluation.cross_validate`).
 
@@ -424,6 +435,9 @@ class Forecaster:
             by_step: one series: metrics per horizon step too. Defaults to False.
             predictions: one series: keep every test forecast in the frame (False: an empty
                 frame, the metrics only). Defaults to True.
+            on_fold_done: called with each fold's JSON-ready result once it is scored (one
+                series: its entry of ``folds``; many series: the fold with the means of its
+                metrics over series). Defaults to None.
 
         Returns:
             The long frame of test forecasts (id, ``fold``, ``cutoff``, ``ds``, ``y``, and the
@@ -442,9 +456,11 @@ class Forecaster:
 
             ds = self._series(df, time_col, target, features, data, window, model, train)
             season = int(self.settings.get("season") or ds.season or 1)
-            frame, result = series_model.cross_validate(
-                ds, window, model, train, season=season, folds=folds, cv=cv, test_size=test_size,
-                by_step=by_step, predictions=predictions, on_fold=on_fold, on_epoch=on_epoch)
+            with _named(ds):
+                frame, result = series_model.cross_validate(
+                    ds, window, model, train, season=season, folds=folds, cv=cv, test_size=test_size,
+                    by_step=by_step, predictions=predictions, on_fold=on_fold, on_epoch=on_epoch,
+                    on_fold_done=on_fold_done)
             result["season"] = season
             frame.attrs["metrics"] = result
             self.cv_metrics_ = result
@@ -458,13 +474,16 @@ class Forecaster:
         panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict,
                             for_fit=True, data=data)
         season = int(self.settings.get("season") or panel.season or 1)
-        n_t = len(panel.target)
+        n_t, notes = len(panel.target), []
         frame, result = cross_validate_panel(
             panel.ids, [ds.frame.index for ds in panel.series], [ds.values for ds in panel.series],
             lookback=L, horizon=H, season=season, folds=folds, test_size=test_size, step=step,
             make_model=lambda: GlobalForecaster(window, model, train, n_targets=n_t, season=season),
-            make_baselines=lambda: make_panel_baselines(L, H, n_t, season), on_fold=on_fold,
-            id_col=panel.id_col)
+            make_baselines=lambda: make_panel_baselines(L, H, n_t, season, stat=train.stat_baseline,
+                                                        n_rows=[len(ds.frame) for ds in panel.series], notes=notes),
+            on_fold=on_fold, on_fold_done=on_fold_done, id_col=panel.id_col)
+        if notes:
+            result["notes"] = notes
         result["skipped"] = list(panel.skipped)
         result["season"] = season
         frame.attrs["metrics"] = result
@@ -528,6 +547,17 @@ class Forecaster:
         if is_many(source, data):
             return load_panel(source, data, require_target=require_target)
         return _data.load(source, data, require_target=require_target)
+
+
+@contextlib.contextmanager
+def _named(ds):
+    """A data error from the steps on one series names its file (or DataFrame)."""
+    try:
+        yield
+    except DataError as e:
+        if e.path:
+            raise
+        raise DataError(e.message, path=ds.source) from None
 
 
 def _one_series(df, id_col) -> bool:

@@ -3,7 +3,10 @@
 The network forecasts ``horizon`` steps at once from the last ``lookback`` rows of the input
 (direct multi-step). Intervals are split-conformal: for each horizon step and target, the
 half-width at level ``a`` is the ``ceil((n + 1) * a / 100)``-th smallest absolute residual
-(truth - forecast) of the ``n`` held-out windows saved in the bundle at training time.
+(truth - forecast) of the ``n`` held-out windows saved in the bundle at training time. A bundle
+with ``conformal.adaptive`` (written since issue 14) takes that quantile at the level adaptive
+conformal inference reaches over the input's windows after the training data
+(:func:`adaptive_bounds`, :mod:`forecast_cli.intervals`), so that the bands follow drift.
 
 ``--steps`` beyond the trained horizon is refused (no recursive forecasting): feeding forecasts
 back as inputs compounds their errors, and the saved residuals say nothing about how wide the
@@ -29,12 +32,14 @@ __all__ = ["DEFAULT_LEVELS", "check_levels", "check_steps", "conformal_bounds", 
            "last_window", "future_timestamps", "forecast_frame", "predict_frame", "predict", "Forecast",
            "write_frame", "level_name", "INTERVAL_METHOD", "check_forecast", "check_value_range",
            "frequency_warning", "FLOAT32_MAX", "predict_many", "window_bounds", "long_forecast_frame",
-           "input_series"]
+           "input_series", "adaptive_bounds", "ADAPTIVE_METHOD"]
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)  # the network computes in float32
 
 DEFAULT_LEVELS = (80.0, 95.0)
 INTERVAL_METHOD = "split conformal: per step and target, quantile of |holdout residual| at rank ceil((n+1)*level/100)"
+ADAPTIVE_METHOD = (INTERVAL_METHOD + "; the level adapted by ACI (Gibbs and Candes 2021) to the misses on the input's "
+                   "windows after the training data")
 
 
 def level_name(level: float) -> str:
@@ -164,13 +169,13 @@ def last_window(ds, lookback: int, allow_short: bool = False) -> np.ndarray:
     """The last ``lookback`` rows of a dataset as ``(lookback, n_columns)`` float64; complete or an error.
 
     ``allow_short``: a dataset shorter than ``lookback`` gives all its rows (a global model pads them)."""
-    n = len(ds.frame)
+    n = len(ds.values)
     if n < lookback and not allow_short:
         _too_short(n, ds.rows_read, lookback, ds.source)
     lookback = min(lookback, n)
     win = ds.values[n - lookback:]
-    bad = ~np.isfinite(win)
-    if bad.any():
+    if not np.isfinite(win).all():
+        bad = ~np.isfinite(win)
         rows, cols = np.nonzero(bad)
         col = ds.frame.columns[cols[0]]
         ts = ds.frame.index[n - lookback + rows[0]]
@@ -188,34 +193,32 @@ def _too_short(n: int, rows_read: int, lookback: int, source: str) -> NoReturn:
 
 
 def input_tail(source, manifest: dict, cfg, lookback: int, steps: int,
-               warnings: list | None = None, allow_short: bool = False) -> tuple[int, np.ndarray, np.ndarray]:
+               warnings: list | None = None, allow_short: bool = False,
+               on_dataset=None) -> tuple[int, np.ndarray, np.ndarray]:
     """``(rows_read, last_window, future_timestamps)`` of one input: all that scoring needs of a file.
 
-    A clean file (see :func:`forecast_cli.fastread.read_fast`) is read into arrays only, with no
-    DataFrame, and its timestamps come as datetime64[ns] values; anything else goes through
-    :func:`load_input`, :func:`last_window` and :func:`future_timestamps` (a DatetimeIndex), with
-    the same results and errors. ``warnings`` receives :func:`frequency_warning`'s message.
+    Read by :func:`load_input` (the one reader: a clean file takes its fast path, and its Dataset
+    builds no DataFrame here), then :func:`last_window`. The future timestamps of a tz-naive input
+    come as datetime64[ns] values (:func:`forecast_cli.calendar.future_stamps`), of an input with a
+    UTC offset as :func:`future_timestamps`' DatetimeIndex. ``warnings`` receives
+    :func:`frequency_warning`'s message; ``on_dataset``, when given, the Dataset read.
     """
     from . import calendar as _calendar
-    from . import fastread as _fastread
-    from . import reading as _reading
 
-    md = manifest["data"]
-    plain = _fastread.read_fast(source, cfg, expect=(md.get("freq"), bool(md.get("trading_days"))))
-    if plain is None:
-        ds = load_input(source, manifest, cfg)
-        win = last_window(ds, lookback, allow_short)
-        _warn_frequency(warnings, ds.source, ds.freq, ds.freq_label, ds.trading_days, manifest)
+    ds = load_input(source, manifest, cfg)
+    if on_dataset is not None:
+        on_dataset(ds)
+    win = last_window(ds, lookback, allow_short)
+    _warn_frequency(warnings, ds.source, ds.freq, ds.freq_label, ds.trading_days, manifest)
+    if ds.tz:
         return ds.rows_read, win, future_timestamps(ds, manifest, steps, None)
-    n = len(plain.values)
-    if n < lookback and not allow_short:
-        _too_short(n, n, lookback, _reading._source_name(source))
-    lookback = min(lookback, n)
-    _warn_frequency(warnings, _reading._source_name(source), plain.freq, plain.freq_label, plain.trading_days,
-                    manifest)
-    trading = bool(plain.trading_days or md.get("trading_days"))
-    ts = _calendar.future_stamps(plain.stamps[-1], plain.freq or md.get("freq"), steps, trading)
-    return n, plain.values[n - lookback:], ts
+    md = manifest["data"]
+    trading = bool(ds.trading_days or md.get("trading_days"))
+    try:
+        ts = _calendar.future_stamps(ds.stamps[-1], ds.freq or md.get("freq"), steps, trading)
+    except DataError as e:
+        raise DataError(e.message, path=ds.source) from None
+    return ds.rows_read, win, ts
 
 
 def load_by_id(source, cfg):
@@ -287,7 +290,7 @@ def future_timestamps(ds, manifest: dict, steps: int, warnings: list | None = No
     freq = ds.freq or md.get("freq")
     _warn_frequency(warnings, ds.source, ds.freq, ds.freq_label, ds.trading_days, manifest)
     try:
-        index = _calendar.future_index(ds.frame.index[-1], freq, steps, trading)
+        index = _calendar.future_index(pd.Timestamp(ds.stamps[-1]), freq, steps, trading)
     except DataError as e:
         raise DataError(e.message, path=ds.source) from None
     tz = getattr(ds, "tz", None)  # the input's UTC offset: its wall times are kept, so the forecast's are too
@@ -439,16 +442,56 @@ def check_value_range(ds) -> None:
 
 def predict_frame(forecaster, manifest: dict, dataset, steps: int | None = None,
                   levels: Sequence[float] = DEFAULT_LEVELS, warnings: list | None = None) -> pd.DataFrame:
-    """Forecast past the end of ``dataset`` with a loaded bundle; one row per future timestamp."""
+    """Forecast past the end of ``dataset`` with a loaded bundle; one row per future timestamp.
+    ``levels=()``: no intervals."""
     H, L = int(manifest["window"]["horizon"]), int(manifest["window"]["lookback"])
     steps = check_steps(steps, H)
-    bounds = conformal_bounds(_residuals(manifest), check_levels(levels), warnings)
+    bounds = conformal_bounds(_residuals(manifest), check_levels(levels), warnings) if len(levels) else {}
     window = last_window(dataset, L)
     point = forecaster.predict_windows(window[None])[0]
+    if bounds and (manifest.get("conformal") or {}).get("adaptive"):
+        bounds = adaptive_bounds(forecaster, manifest, dataset, check_levels(levels))
     bounds = window_bounds(bounds, window, manifest)
     check_forecast(point[:steps], window, bounds, manifest, dataset.source)
     ts = future_timestamps(dataset, manifest, steps, warnings)
     return forecast_frame(point, ts, manifest["data"]["target"], bounds, steps)
+
+
+def runs_past_training(dataset, manifest: dict) -> bool:
+    """Whether an input holds rows after the training data's last timestamp (whose misses adaptive
+    conformal inference can observe)."""
+    last = manifest["data"].get("last_timestamp")
+    if not last or not len(dataset.stamps):
+        return False
+    stamp = pd.Timestamp(last)
+    stamp = stamp.tz_localize(None) if stamp.tz is not None else stamp
+    return bool(dataset.stamps[-1] > stamp.to_datetime64())
+
+
+def adaptive_bounds(forecaster, manifest: dict, dataset, levels: Sequence[float]) -> dict:
+    """The interval offsets of a bundle with ``conformal.adaptive``: split conformal at the level that
+    adaptive conformal inference reaches over the input's windows after the training data (their
+    misses are known; :func:`forecast_cli.intervals.aci_bounds`). An input that ends where the
+    training data did has no such window: the nominal level, as a bundle without the section."""
+    from .intervals import aci_bounds, observed_windows
+
+    ada = manifest["conformal"]["adaptive"]
+    H, L = int(manifest["window"]["horizon"]), int(manifest["window"]["lookback"])
+    T = int(manifest["n_targets"])
+    last = manifest["data"].get("last_timestamp")
+    values = np.asarray(dataset.values, dtype=np.float64)
+    origins, residuals = np.empty(0, dtype=np.int64), np.empty((0, H, T))
+    if last:
+        stamp = pd.Timestamp(last)
+        stamp = stamp.tz_localize(None) if stamp.tz is not None else stamp
+        # the walk is a Python loop per step, target and level: long horizons walk fewer windows
+        limit = min(int(ada.get("max_windows", 2000)), max(200, 100_000 // (H * T * max(1, len(levels)))))
+        origins, rows = observed_windows(dataset.stamps, values, L, H, stamp.to_datetime64(), limit)
+    if len(origins):  # the network's forecasts from windows after training, against what followed
+        truth = np.where((rows >= 0)[..., None], values[np.maximum(rows, 0), :T], np.nan)
+        residuals = truth - np.asarray(forecaster.predict(values, origins))
+    return aci_bounds(_residuals(manifest), levels, residuals, origins, gamma=float(ada["gamma"]),
+                      until=len(values) - 1)
 
 
 @dataclass
@@ -457,6 +500,7 @@ class Forecast:
 
     frame: pd.DataFrame
     info: dict = field(default_factory=dict)
+    history: object = field(default=None, repr=False)  # the recent input (a frame, or the Panel), for plots
 
     def to_json(self) -> dict:
         rows = []
@@ -491,13 +535,10 @@ def long_forecast_frame(frame: pd.DataFrame, id_col: str, target: str) -> pd.Dat
     """A :class:`~forecast_cli.forecaster.Forecaster` forecast (Nixtla's columns) in the command line's
     columns: the id, ``timestamp``, the target and its ``_lower_``/``_upper_`` bounds, ``step`` and
     ``short_history``."""
-    out = pd.DataFrame({id_col: frame[frame.columns[0]].to_numpy(), "timestamp": frame["ds"].to_numpy()})
-    out[target] = frame["model"].to_numpy()
-    for c in frame.columns:
-        if c.startswith("model-lo-"):
-            lv = c[len("model-lo-"):]
-            out[f"{target}_lower_{lv}"] = frame[c].to_numpy()
-            out[f"{target}_upper_{lv}"] = frame[f"model-hi-{lv}"].to_numpy()
+    from .series_model import cli_columns
+
+    out = pd.DataFrame({id_col: frame[frame.columns[0]].to_numpy(), "timestamp": frame["ds"].to_numpy(),
+                        **cli_columns(frame, target)})
     out["step"] = frame.groupby(frame.columns[0], sort=False).cumcount().to_numpy() + 1
     out["short_history"] = frame["short_history"].to_numpy()
     return out
@@ -550,8 +591,8 @@ def predict_many(bundle_path, source, steps: int | None = None, levels: Sequence
             "file": panel.source, "id_col": panel.id_col, "series": len(panel.ids),
             "freq": panel.freq, "freq_label": panel.freq_label, "target": list(manifest["data"]["target"]),
             "horizon": H, "steps": steps, "levels": list(levels), "warnings": warnings,
-            "skipped": list(panel.skipped)}
-    return Forecast(out, info)
+            "skipped": list(panel.skipped), "lookback": int(fc.window_.lookback)}
+    return Forecast(out, info, history=panel)
 
 
 def predict(bundle_path, source, steps: int | None = None, levels: Sequence[float] = DEFAULT_LEVELS, *,
@@ -566,7 +607,7 @@ def predict(bundle_path, source, steps: int | None = None, levels: Sequence[floa
         DataError: the input lacks the model's columns, is too short, or its last window is incomplete.
         ConfigError: ``steps`` beyond the trained horizon, or a level outside (0, 100).
     """
-    from .bundle import load_bundle, read_manifest
+    from .bundle import read_manifest
 
     manifest = read_manifest(bundle_path)  # cheap checks before TensorFlow is imported
     if isinstance(manifest.get("panel"), dict):
@@ -584,10 +625,22 @@ def predict(bundle_path, source, steps: int | None = None, levels: Sequence[floa
     steps = check_steps(steps, H)
     levels = check_levels(levels)
     ds = load_input(source, manifest, data_config(manifest).with_dates(date_format, dayfirst))
-    last_window(ds, int(manifest["window"]["lookback"]))
-    forecaster, manifest = load_bundle(bundle_path)
+    last_window(ds, int(manifest["window"]["lookback"]))  # checked before TensorFlow is imported
+    from .forecaster import Forecaster
+    from .series_model import from_long
+
+    fc = Forecaster.load(bundle_path)
+    manifest = fc.manifest_
     warnings: list = []
-    frame = predict_frame(forecaster, manifest, ds, steps, levels, warnings)
+    if levels and fc.residuals_ is None:  # a bundle written without a holdout: no intervals, never NaN ones
+        warnings.append("the bundle holds no held-out residuals; forecasts have no intervals")
+        levels = ()
+    import warnings as _warnings
+
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always", UserWarning)
+        frame = from_long(fc.predict(h=steps, df=ds, level=levels), manifest["data"]["target"])
+    warnings.extend(str(w.message) for w in caught if issubclass(w.category, UserWarning))
     info = {
         "command": "predict",
         "bundle": str(bundle_path),
@@ -602,10 +655,12 @@ def predict(bundle_path, source, steps: int | None = None, levels: Sequence[floa
         "horizon": H,
         "steps": steps,
         "levels": list(levels),
-        "interval": {"method": INTERVAL_METHOD, "n_residuals": int(_residuals(manifest).shape[2])},
+        "interval": {"method": ADAPTIVE_METHOD if (manifest.get("conformal") or {}).get("adaptive")
+                     else INTERVAL_METHOD, "n_residuals": int(_residuals(manifest).shape[2])},
+        "lookback": int(fc.window_.lookback),
         "warnings": warnings,
     }
-    return Forecast(frame, info)
+    return Forecast(frame, info, history=ds.frame[list(ds.target)].iloc[-3 * fc.window_.lookback:])
 
 
 def write_frame(frame: pd.DataFrame, path, fh=None) -> None:

@@ -283,7 +283,12 @@ SCHEMA = Obj({
                               "start": Opt(Str()), "end": Opt(Str()), "sha256": Opt(Str())})),
     "holdout": Opt(Obj({"metrics": Map(_METRICS), "n_holdout_windows": Opt(Int(0)),
                         "holdout_period": List(Opt(Str()), 2, 2)})),
-    "conformal": Opt(Obj({"method": Opt(Str()), "residuals": Opt(Residuals())})),
+    # adaptive (issue 14): predict adapts the level by ACI over the input's windows after training
+    # (forecast_cli.intervals); a bundle without it keeps the nominal level (plain split conformal).
+    "conformal": Opt(Obj({"method": Opt(Str()), "residuals": Opt(Residuals()),
+                          "adaptive": Opt(Obj({"method": Choice("aci"), "gamma": Num(0.0, 1.0, lo_open=True),
+                                               "max_windows": Int(1, 100_000)},
+                                              required=("method", "gamma", "max_windows")))})),
     # A model of many series (forecast_cli.global_model): its state, the ids it was trained on and,
     # when small enough, the last window of each (Forecaster.predict with no new data).
     "panel": Opt(Obj({

@@ -29,7 +29,7 @@ from .windows import valid_origins
 __all__ = ["Cutoff", "make_cutoffs", "fold_origins", "cross_validate_panel", "summarise", "MODEL_KEY"]
 
 MODEL_KEY = "model"
-BASELINE_ORDER = ("naive", "seasonal_naive", "linear")
+BASELINE_ORDER = ("naive", "seasonal_naive", "linear", "ets")
 VERDICT_METRIC = "mase"
 
 
@@ -108,7 +108,8 @@ def cross_validate_panel(ids: Sequence[str], indexes: Sequence[pd.DatetimeIndex]
                          lookback: int, horizon: int, season: int, make_model: Callable[[], object],
                          make_baselines: Callable[[], list], folds: int = 5, test_size: int | None = None,
                          step: int | None = None, on_fold: Callable[[int, int], None] | None = None,
-                         id_col: str = "unique_id") -> tuple[pd.DataFrame, dict]:
+                         id_col: str = "unique_id",
+                         on_fold_done: Callable[[dict], None] | None = None) -> tuple[pd.DataFrame, dict]:
     """Cross-validate a many-series model and the baselines by common cutoffs.
 
     ``make_model()`` and each of ``make_baselines()`` return fresh forecasters with the
@@ -117,6 +118,8 @@ def cross_validate_panel(ids: Sequence[str], indexes: Sequence[pd.DatetimeIndex]
 
     Returns ``(frame, result)``: the long frame of every test forecast, and the JSON-ready result
     of :func:`summarise` plus ``folds`` (each fold's cutoff, windows and epochs).
+    ``on_fold_done(entry)``, when given, receives each fold's entry of ``folds`` once it is scored,
+    with ``mean``: each forecaster's metrics of that fold, averaged over the series it tested.
     """
     cuts = make_cutoffs(indexes, horizon, folds, test_size, step)
     grid = _test_grid(indexes, cuts[0].cutoff)
@@ -135,6 +138,7 @@ def cross_validate_panel(ids: Sequence[str], indexes: Sequence[pd.DatetimeIndex]
         forecasters = [(MODEL_KEY, model)] + [(b.name, b.fit(values, train, keys=list(ids)))
                                               for b in make_baselines()]
         preds = {name: f.predict(values, test, keys=list(ids)) for name, f in forecasters}
+        fold_metrics = {}  # this fold's metrics of each series, for on_fold_done
         fold_info.append({"fold": cut.index, "cutoff": str(cut.cutoff), "test_end": str(cut.end),
                           "n_train_windows": int(n_train), "n_test_windows": int(sum(len(t) for t in test)),
                           "epochs": getattr(model, "epochs_run_", None)})
@@ -151,10 +155,14 @@ def cross_validate_panel(ids: Sequence[str], indexes: Sequence[pd.DatetimeIndex]
             for name, _ in forecasters:
                 p = np.asarray(preds[name][i])[:, :, 0]
                 cols[name] = p.reshape(-1)
-                per_series.setdefault(sid, {}).setdefault(name, []).append(series_metrics(y, p, scales))
+                m = series_metrics(y, p, scales)
+                per_series.setdefault(sid, {}).setdefault(name, []).append(m)
+                fold_metrics.setdefault(name, []).append(m)
             _keep_losses(losses, sid, grid.searchsorted(ix[o]), y,
                          {name: np.asarray(preds[name][i])[:, :, 0] for name, _ in forecasters}, scales)
             frames.append(pd.DataFrame(cols))
+        if on_fold_done:
+            on_fold_done({**fold_info[-1], "mean": _fold_means(fold_metrics)})
     frame = pd.concat(frames, ignore_index=True)
     names = [MODEL_KEY] + [b for b in BASELINE_ORDER if b in frame.columns]
     result = summarise(per_series, names, losses=losses, horizon=horizon)
@@ -163,6 +171,11 @@ def cross_validate_panel(ids: Sequence[str], indexes: Sequence[pd.DatetimeIndex]
     # trained on, never scored. Named, so that "N of M series" is never read as all of them.
     result["untested"] = [{"id": sid, "end": str(ix[-1])} for sid, ix in zip(ids, indexes) if sid not in per_series]
     return frame, result
+
+
+def _fold_means(fold_metrics: dict) -> dict:
+    """Each forecaster's metrics of one fold (``{name: [metrics of each series]}``), averaged over series."""
+    return {n: {k: _mean([m[k] for m in ms]) for k in SERIES_METRICS} for n, ms in fold_metrics.items()}
 
 
 def _mean(vals):

@@ -7,6 +7,11 @@ names and, in a file with no final newline, the last row for a cut made by a wri
 appending. A ``.parquet`` file is read through pandas and pyarrow (an optional extra) into the
 same kind of frame. :func:`read_table` is the entry point; :mod:`forecast_cli.data` validates its
 frame (one series) and :mod:`forecast_cli.panel` its groups (a long-format file).
+
+:func:`read_clean` is the fast path that :func:`forecast_cli.data.load` tries first when the layout
+is known in advance (batch scoring): a clean file straight into arrays, or None, and then
+:func:`read_table`. A clean file holds no missing value and no marker: the markers are applied
+on the careful path only (:func:`read_table`, then the validator's parsing of text columns).
 """
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ from .config import DataConfig
 from .errors import DataError
 from .files import not_regular
 
-__all__ = ["read_table", "is_parquet", "PARQUET_HINT"]
+__all__ = ["read_table", "read_clean", "is_parquet", "PARQUET_HINT"]
 
 STDIN = "<stdin>"
 _SEPS = (",", ";", "\t", "|")
@@ -159,7 +164,9 @@ def read_table(source: str | os.PathLike, cfg: DataConfig) -> pd.DataFrame:
     UTF-8 (with or without BOM) is tried before latin-1; column names are stripped; the strings
     in ``cfg.na_values`` become NaN (numeric markers also match numerically: ``-200`` matches
     ``-200.0``). Blank lines are dropped. The index holds each row's CSV line number (the
-    header is line 1). Numeric columns come out numeric, others as strings.
+    header is line 1). Numeric columns come out numeric, others as strings; numbers are read
+    exactly as Python's ``float()`` reads them (pandas' ``round_trip`` parser: pandas 2's default
+    parser is off by one unit in the last place for about a third of 17-digit numbers).
 
     Raises:
         DataError: missing file, directory, empty file, no data rows, binary file, bad CSV.
@@ -195,6 +202,7 @@ def read_table(source: str | os.PathLike, cfg: DataConfig) -> pd.DataFrame:
                 skip_blank_lines=False,
                 index_col=False,
                 low_memory=False,
+                float_precision="round_trip",  # numbers exactly as float() reads them, as the fast path does
             )
     except pd.errors.EmptyDataError:
         raise DataError("the file is empty; give a CSV with a header line and data rows", path=name) from None
@@ -357,3 +365,220 @@ def _mask_markers(s: pd.Series, markers: np.ndarray) -> pd.Series:
 
 def _is_number(s: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+
+
+# --------------------------------------------------------------------------- the fast path
+
+
+def read_clean(source, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(timestamps, values)`` of a clean file whose layout ``cfg`` names, read without sniffing; else None.
+
+    Batch scoring reads thousands of files whose date column and columns the bundle knows. A
+    clean file is a regular, comma-separated UTF-8 file (no BOM, no quotes or ``\\r`` in the
+    header, a final newline) with unique header names, ISO dates in ``cfg.date_col`` (no
+    ``date_format``, no separate time column) and, in ``cfg.target + cfg.features``, numbers
+    only: none missing, and none equal to a numeric ``cfg.na_values`` marker (markers are applied
+    on the careful path only, so this path never reads one as a value). Its bytes are parsed by
+    :func:`_read_plain` (array operations) or, when that declines, by pandas' C reader without
+    sniffing. Timestamps: datetime64[ns] in file order (the caller checks the order and the
+    frequency); values: float64 ``(rows, columns)`` in target-then-feature order, all finite.
+    None as soon as anything is unusual: :func:`read_table` and the validator then give the
+    full diagnosis.
+
+    Args:
+        source: a path (stdin, Parquet files and anything but a regular file give None).
+        cfg: the data settings; ``cfg.date_col`` and ``cfg.target`` must be given.
+
+    >>> stamps, values = read_clean("sample_data/AAPL.csv", DataConfig(target="Close", date_col="Date"))
+    >>> stamps[:1].astype("datetime64[D]"), values.shape
+    (array(['2004-08-19'], dtype='datetime64[D]'), (3379, 1))
+    >>> air = DataConfig(target="T", date_col="Date", na_values="-200")
+    >>> read_clean("sample_data/air_quality_uci.csv", air) is None  # -200 marks missing values there
+    True
+    """
+    if not cfg.date_col or not cfg.target or cfg.time_col or cfg.sep not in (None, ",") \
+            or cfg.decimal not in (None, "."):
+        return None
+    if cfg.date_format:
+        return None  # ISO dates only here (dayfirst does not apply to them); the careful reader applies a format
+    if not isinstance(source, (str, os.PathLike)) or str(source) == "-" or not_regular(source) or is_parquet(source):
+        return None
+    cols = list(cfg.target) + list(cfg.features)
+    try:
+        with open(source, "rb") as fh:
+            data = fh.read()
+        if not data.endswith(b"\n"):
+            return None  # maybe a file still being written: the careful reader checks its last row
+        head = data[:data.find(b"\n") + 1]
+        if head.startswith(b"\xef\xbb\xbf") or b"\r" in head or b'"' in head:
+            return None
+        header = head.decode("utf-8").rstrip("\n").split(",")
+        if len(set(header)) != len(header) or not set([cfg.date_col, *cols]) <= set(header):
+            return None
+        got = _read_plain(data, cfg.date_col, cols) or _read_with_pandas(data, cfg.date_col, cols)
+    except (OSError, ValueError, TypeError, UnicodeDecodeError, pd.errors.ParserError, OverflowError):
+        return None
+    if got is None:
+        return None
+    stamps, values = got
+    markers = _numeric_markers(cfg.na_values)
+    if not np.isfinite(values).all() or (markers.size and np.isin(values, markers).any()):
+        return None  # missing values: read_table masks them, the validator fills or reports the gaps
+    return stamps, values
+
+
+def _read_with_pandas(data: bytes, date_col: str, cols: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`read_clean`'s second try, for layouts :func:`_read_plain` declines (quoted fields, ...):
+    pandas' C reader with the delimiter known, then the same demands (numbers, ISO dates of one width)."""
+    # All columns are read (no usecols): with usecols pandas would let ragged rows through.
+    df = pd.read_csv(io.BytesIO(data), index_col=date_col, engine="c", float_precision="round_trip")
+    if list(df.columns) != list(cols):
+        df = df[list(cols)]
+    if any(k not in "fi" for k in (dt.kind for dt in df.dtypes)):
+        return None
+    values = df.to_numpy(dtype=np.float64)
+    if df.index.astype(str).str.len().nunique() != 1:
+        return None  # one date layout per column, as the plain reader asks
+    idx = pd.DatetimeIndex(pd.to_datetime(df.index, format="ISO8601"))
+    if idx.tz is not None or idx.min() < pd.Timestamp.min or idx.max() > pd.Timestamp.max:
+        return None
+    return idx.as_unit("ns").values, values
+
+
+# --------------------------------------------------------------------------- plain-CSV reader
+# Layouts of the ISO timestamps the plain reader accepts ("d" a digit, "?" a space or "T").
+_PLAIN_STAMPS = {10: b"dddd-dd-dd", 16: b"dddd-dd-dd?dd:dd", 19: b"dddd-dd-dd?dd:dd:dd"}
+
+
+def _stamp_bounds(layout: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per position of a stamp layout: the lowest and highest byte allowed, and where "?" stands."""
+    lo = np.array([48 if ch == 100 else ch for ch in layout], np.uint8)
+    hi = np.array([57 if ch == 100 else ch for ch in layout], np.uint8)
+    return lo, hi, np.array([ch == 63 for ch in layout])
+
+
+_STAMP_BOUNDS = {w: _stamp_bounds(layout) for w, layout in _PLAIN_STAMPS.items()}
+# Byte classes in a number field: 1 digit, 2 ".", 3 "-", 4 "+", 5 "e"/"E", 6 anything else.
+_NUM_CLASS = np.full(256, 6, np.uint8)
+_NUM_CLASS[48:58], _NUM_CLASS[46], _NUM_CLASS[45], _NUM_CLASS[43] = 1, 2, 3, 4
+_NUM_CLASS[[69, 101]] = 5
+_DIGIT_VALUE = np.zeros(256, np.float64)
+_DIGIT_VALUE[48:58] = np.arange(10)
+
+
+def _parse_decimals(a: np.ndarray, starts: np.ndarray, widths: np.ndarray) -> np.ndarray | None:
+    """Floats of the number fields ``a[starts[i]:starts[i] + widths[i]]``, equal to Python's ``float()``.
+
+    None when a field is not a number. The common layout, fixed-point numbers with the same
+    number of decimals in every field (``%.4f``), is parsed with array operations: the fields,
+    right-aligned, give digit matrices whose product with powers of ten is the integer m of the
+    digits; with at most 15 digits, m and 10**d (d decimals) are exact in float64 and IEEE
+    division rounds m / 10**d correctly, so it equals ``float()`` (Clinger's fast path). Any
+    other layout (exponents, decimals that vary, long numbers) goes through ``float()``.
+    """
+    if not len(starts) or widths.min() < 1:
+        return None
+    n, w = len(starts), int(widths.max())
+    ends = starts + widths
+    pos = np.arange(-w, 0)
+    at = ends[:, None] + pos
+    m = a[at if ends[0] >= w else np.maximum(at, 0)]  # right-aligned fields (ends increase)
+    np.copyto(m, 48, where=pos < -widths[:, None])  # padded with "0" on the left
+    cls = _NUM_CLASS[m]
+    top = int(cls.max())
+    if top == 6:
+        return None  # not a decimal number (spaces, NA markers, inf...)
+    point = cls == 2
+    points = int(np.count_nonzero(point))
+    pc = w - 1 - int(np.argmax(point[0, ::-1]))  # where the first row has its point
+    if top == 5 or w > 15 or (points and (points != n or not point[:, pc].all())):
+        return _parse_float(a, starts, widths)  # exponents, long numbers, decimals that vary
+    signs = np.flatnonzero(cls >= 3) if top >= 3 else np.empty(0, np.int64)
+    rows, cols = np.divmod(signs, w)
+    if len(rows) and (cols != w - widths[rows]).any():
+        return None  # a sign inside a number
+    tiny = np.flatnonzero(widths <= 2)
+    if len(tiny) and not all(any(48 <= ch <= 57 for ch in a[starts[i]:starts[i] + widths[i]]) for i in tiny):
+        return None  # no digit: "", ".", "-", "-."
+    col = np.arange(w)
+    if points:  # powers of ten of the digits; the point takes none
+        weights = 10.0 ** (w - 1 - col - (col < pc))
+        weights[pc] = 0.0
+        out = (_DIGIT_VALUE[m] @ weights) / 10.0 ** (w - 1 - pc)
+    else:
+        out = _DIGIT_VALUE[m] @ 10.0 ** (w - 1 - col)
+    neg = rows[cls[rows, cols] == 3]
+    out[neg] = -out[neg]
+    return out
+
+
+def _parse_float(a: np.ndarray, starts: np.ndarray, widths: np.ndarray) -> np.ndarray | None:
+    buf = a.tobytes()
+    try:
+        return np.array([float(buf[s:s + k]) for s, k in zip(starts.tolist(), widths.tolist())], np.float64)
+    except ValueError:
+        return None
+
+
+def _read_plain(data: bytes, date_col: str, cols: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(timestamps, values)`` of a plain CSV (bytes), or None when the file is anything but plain.
+
+    Plain: a comma-separated header of unique names, then rows of exactly as many fields, ``\\n``
+    line ends, no quotes, no blank lines; the date column holds ISO timestamps of one width
+    (``2020-01-31``, ``2020-01-31 09:00``, ``2020-01-31T09:00:00``); the value columns hold decimal
+    numbers only (no blanks, NA markers, spaces or ``inf``), read exactly as ``float()`` (and
+    pandas' round_trip parser) reads them. Batch scoring reads thousands of such files: the
+    fields are located and parsed with array operations, no Python object per cell (about 140 µs
+    for 500 rows, 40 % of ``pd.read_csv``'s time); anything else goes to pandas.
+    """
+    nl = data.find(b"\n")
+    if nl < 0:
+        return None
+    try:
+        header = data[:nl].decode("utf-8").split(",")
+    except UnicodeDecodeError:
+        return None
+    body = data[nl + 1:-1] if data.endswith(b"\n") else data[nl + 1:]
+    if not body or b"\r" in data or b'"' in data or b"\n\n" in body:
+        return None
+    k, di = len(header), header.index(date_col)
+    a = np.frombuffer(body, np.uint8)
+    newline = a == 10
+    sep = np.flatnonzero(newline | (a == 44))  # every field ends at one of these (or at the end)
+    if (len(sep) + 1) % k:
+        return None
+    n = (len(sep) + 1) // k
+    row_end = newline[sep]
+    if row_end.sum() != n - 1 or not row_end[k - 1::k].all():
+        return None  # a row with too many or too few fields: pandas reports it
+    starts = np.empty(len(sep) + 1, np.int64)
+    starts[0], starts[1:] = 0, sep + 1
+    widths = np.empty_like(starts)
+    widths[:-1], widths[-1] = sep - starts[:-1], len(a) - starts[-1]
+
+    s, w = starts[di::k], int(widths[di])
+    bounds = _STAMP_BOUNDS.get(w)
+    if bounds is None or (widths[di::k] != w).any():
+        return None
+    m = a[s[:, None] + np.arange(w)]
+    lo, hi, either = bounds
+    bad = (m < lo) | (m > hi)
+    bad[:, either] = (m[:, either] != 32) & (m[:, either] != 84)
+    if bad.any():
+        return None
+    years = m[:, :4].astype(np.int64) - 48
+    years = years @ np.array([1000, 100, 10, 1])
+    if years.min() < 1678 or years.max() > 2261:
+        return None  # near or past the datetime64[ns] range, where numpy wraps: the careful reader checks
+    try:
+        ts = m.reshape(-1).view(f"S{w}").astype("datetime64[ns]")  # refuses impossible dates
+    except ValueError:
+        return None
+    values = np.empty((n, len(cols)), np.float64)
+    for j, c in enumerate(cols):
+        ci = header.index(c)
+        v = _parse_decimals(a, starts[ci::k], widths[ci::k])
+        if v is None:
+            return None
+        values[:, j] = v
+    return ts, values

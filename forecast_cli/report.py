@@ -9,7 +9,8 @@ from .metrics import METRICS
 __all__ = ["render_check", "render_evaluation", "render_panel_evaluation", "render_train", "render_predict",
            "render_inspect", "NAMES", "fmt"]
 
-NAMES = {"model": None, "naive": "naive", "seasonal_naive": "seasonal naive", "linear": "linear (lags)"}
+NAMES = {"model": None, "naive": "naive", "seasonal_naive": "seasonal naive", "linear": "linear (lags)",
+         "ets": "AutoETS"}
 HEADERS = {"mse": "MSE", "rmse": "RMSE", "mae": "MAE", "r2": "R²", "mape": "MAPE %", "mase": "MASE"}
 
 
@@ -161,6 +162,36 @@ def _linear_path_note(entry: dict) -> str:
     return "" if lp is None else f"; linear path rank {lp['rank']}, penalty {lp['alpha']:g}"
 
 
+def _fold_title(f: dict) -> list[str]:
+    """A fold's title as phrases: ``fold 1: test 2009-02-10 .. 2013-07-31``, ``1093 train / 1122 test
+    windows``, ``1 epochs (best 1)``, and the linear path's rank and penalty when it has one."""
+    period = f" test {_day(f['test_period'][0])} .. {_day(f['test_period'][1])}" if "test_period" in f else ""
+    lp = f.get("linear_path")
+    return [f"fold {f['fold']}:{period}", f"{f['n_train_windows']} train / {f['n_test_windows']} test windows",
+            f"{f['epochs']} epochs (best {f['best_epoch']})",
+            *([f"linear path rank {lp['rank']}, penalty {lp['alpha']:g}"] if lp is not None else [])]
+
+
+def _phrase_lines(phrases: list[str], width: int) -> str:
+    """Phrases joined by ``; ``, lines broken between phrases (never inside one) to fit ``width``.
+
+    Hand-written: rich and textwrap break at any space, which split "1122 test" from "windows" at 80 columns.
+
+    >>> print(_phrase_lines(["fold 1: test 2009-02-10 .. 2013-07-31", "1093 train / 1122 test windows",
+    ...                      "1 epochs (best 1)"], 80))
+    fold 1: test 2009-02-10 .. 2013-07-31; 1093 train / 1122 test windows;
+      1 epochs (best 1)
+    """
+    lines = [phrases[0]]
+    for p in phrases[1:]:
+        if len(lines[-1]) + 2 + len(p) + 1 <= width:  # "; " before it, ";" after it if another follows
+            lines[-1] += "; " + p
+        else:
+            lines[-1] += ";"
+            lines.append("  " + p)
+    return "\n".join(lines)
+
+
 def render_evaluation(console: Console, r: dict, by_step: bool = False) -> None:
     if "series" in r["data"]:  # many series: per-series measures and their means
         render_panel_evaluation(console, r)
@@ -176,10 +207,8 @@ def render_evaluation(console: Console, r: dict, by_step: bool = False) -> None:
                   f"{s['window']['horizon']}; {len(r['folds'])} {s['cv']} folds; seasonal naive m={s['season']}",
                   soft_wrap=True)
     for f in r["folds"]:
-        period = f" test {_day(f['test_period'][0])} .. {_day(f['test_period'][1])}" if "test_period" in f else ""
-        title = (f"fold {f['fold']}:{period}; {f['n_train_windows']} train / {f['n_test_windows']} test windows; "
-                 f"{f['epochs']} epochs (best {f['best_epoch']}){_linear_path_note(f)}")
-        console.print(_metric_table(title, f["metrics"], label))
+        console.print(_phrase_lines(_fold_title(f), console.width), style="table.title", markup=False, highlight=False)
+        console.print(_metric_table(None, f["metrics"], label))
     console.print(_summary_table(f"mean ± std over {len(r['folds'])} folds (data units)", r["summary"], label))
     if by_step and "summary_by_step" in r:
         t = Table(title="RMSE per horizon step (mean over folds)", title_justify="left")
@@ -199,9 +228,28 @@ def render_evaluation(console: Console, r: dict, by_step: bool = False) -> None:
         for key, per in r["summary_by_target"].items():
             t.add_row(_name(key, label), *[fmt(per[n]["rmse"]["mean"]) for n in names])
         console.print(t)
+    if r.get("intervals"):
+        console.print(_coverage_table(r["intervals"]["levels"], by_step))
     console.print(_verdict_line(r["verdict"], label), soft_wrap=True)
     if len(r["verdict"].get("vs", {})) > 1:
         console.print(_vs_line(r["verdict"]["vs"], label), soft_wrap=True)
+
+
+def _coverage_table(levels: dict, by_step: bool = False) -> Table:
+    """Each level's empirical coverage and mean width on the test windows, one row for all steps
+    (then one per step with ``by_step``)."""
+    t = Table(title="prediction intervals on the test windows", title_justify="left",
+              caption="bands from each fold's validation windows", caption_justify="left")
+    t.add_column("steps")
+    for lv in levels:
+        t.add_column(f"{lv}% covers", justify="right")
+        t.add_column(f"{lv}% width", justify="right")
+    t.add_row("all", *[c for e in levels.values() for c in (f"{e['coverage']:.1f}%", fmt(e["width"]))])
+    if by_step and all("by_step" in e for e in levels.values()):
+        for h in range(len(next(iter(levels.values()))["by_step"])):
+            t.add_row(f"h={h + 1}", *[c for e in levels.values()
+                                      for c in (f"{e['by_step'][h]['coverage']:.1f}%", fmt(e["by_step"][h]["width"]))])
+    return t
 
 
 def render_train(console: Console, r: dict) -> None:
@@ -211,9 +259,12 @@ def render_train(console: Console, r: dict) -> None:
     label = _model_label(r["settings"])
     h = r["holdout"]
     period = f" {_day(h['holdout_period'][0])} .. {_day(h['holdout_period'][1])}" if "holdout_period" in h else ""
-    title = (f"holdout{period}: {h['n_holdout_windows']} windows; trained on {h['n_train_windows']} windows, "
-             f"{h['epochs']} epochs (best {h['best_epoch']}){_linear_path_note(h)}")
-    console.print(_metric_table(title, h["metrics"], label))
+    phrases = [f"holdout{period}: {h['n_holdout_windows']} windows", f"trained on {h['n_train_windows']} windows",
+               f"{h['epochs']} epochs (best {h['best_epoch']}){_linear_path_note(h)}"]
+    console.print(_phrase_lines(phrases, console.width), style="table.title", markup=False, highlight=False)
+    console.print(_metric_table(None, h["metrics"], label))
+    if h.get("holdout_note"):
+        console.print(f"note: {h['holdout_note']}", markup=False, highlight=False)
     console.print(_verdict_line(h["verdict"], label, where="the holdout's "), soft_wrap=True)
     if h.get("weights"):
         console.print(f"weights fitted on {weights_text(h['weights'])}")

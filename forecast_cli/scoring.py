@@ -207,9 +207,9 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
     from .files import atomic_write, write_atomic
     from .errors import ConfigError
     from .runtime import deferred_interrupts
-    from .forecasting import (check_forecast, check_levels, check_steps, conformal_bounds, data_config,
-                              forecast_csv, forecast_frame, input_series, input_tail, window_bounds, write_frame,
-                              _residuals)
+    from .forecasting import (adaptive_bounds, check_forecast, check_levels, check_steps, conformal_bounds,
+                              data_config, forecast_csv, forecast_frame, input_series, input_tail,
+                              runs_past_training, window_bounds, write_frame, _residuals)
 
     if fmt not in ("csv", "parquet"):
         raise ConfigError(f"--format must be 'csv' or 'parquet'. Got {fmt!r}.")
@@ -244,6 +244,10 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         warn(w)
     forecaster = Forecaster.load(bundle_path)  # one load per run, verified; its network forecasts every window
     manifest = forecaster.manifest_
+    # A one-series bundle with adaptive intervals: an input that runs past the training data gets the
+    # level adapted to the misses on those rows (forecasting.adaptive_bounds), as `forecast predict` does.
+    adaptive = bool(levels and (manifest.get("conformal") or {}).get("adaptive") and forecaster.one_series_)
+    own_bounds: dict = {}
     targets = list(manifest["data"]["target"])
     cfg = data_config(manifest).with_dates(date_format, dayfirst)  # as predict reads dates
     if id_col is not None:
@@ -329,7 +333,7 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         for sid, window, point, ts in parts_in:
             label = entry["input"] if sid is None else f"{entry['input']} (series '{sid}')"
             flat: list = []
-            b = window_bounds(bounds, window, manifest, flat, label)
+            b = window_bounds(own_bounds.pop(entry["input"], bounds), window, manifest, flat, label)
             for w in flat:
                 entry.setdefault("warnings", []).append(w)
                 warn(w)
@@ -427,7 +431,11 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
             if many:
                 got = input_series(str(path), manifest, cfg, L, steps, file_warnings)
             else:
-                got = [(None, *input_tail(str(path), manifest, cfg, L, steps, file_warnings))]
+                read = []
+                got = [(None, *input_tail(str(path), manifest, cfg, L, steps, file_warnings,
+                                          on_dataset=read.append))]
+                if adaptive and runs_past_training(read[0], manifest):  # as predict: the level adapts to
+                    own_bounds[entry["input"]] = adaptive_bounds(forecaster.net_, manifest, read[0], levels)
         except (ForecastError, OSError, ValueError, UnicodeError) as e:
             entry.update(status="failed", error=_message(e, path))
             return None

@@ -4,7 +4,8 @@
 A Forecaster given one series (``id_col=None``, or a :class:`~forecast_cli.data.Dataset`) uses
 the steps here: the checks a series must pass before a model sees it, cross-validation by
 forecast origins (:func:`forecast_cli.evaluation.cross_validate`) as a long frame, a fit with a
-holdout tail whose absolute residuals give the conformal intervals, the manifest of a one-series
+holdout tail whose absolute residuals give the conformal intervals (their level adapted at predict
+time to the misses seen after training, :mod:`forecast_cli.intervals`), the manifest of a one-series
 bundle, and the forecast table. The network is scaled with the training rows' statistics (the
 bundle stores them); a model of many series normalises each window instead
 (:mod:`forecast_cli.global_model`).
@@ -52,10 +53,10 @@ def refuse_panel_settings(model: ModelConfig, train: TrainConfig) -> None:
                               "drop it for one series")
 
 
-def check_for_model(ds, window: WindowConfig) -> None:
-    """Refuse a series too short for one window, or with values the network cannot compute with."""
+def check_for_model(ds, window: WindowConfig, *, length: bool = True) -> None:
+    """Refuse values the network cannot compute with, and (``length``) a series too short for one window."""
     need = window.lookback + window.horizon
-    if len(ds.frame) < need:
+    if length and len(ds.frame) < need:
         raise DataError(f"series has {len(ds.frame)} rows, fewer than --lookback + --horizon = {need}; "
                         "use a longer series or a smaller --lookback/--horizon", path=ds.source)
     from .forecasting import check_value_range
@@ -73,7 +74,8 @@ def dataset_info(ds) -> dict:
 # ----------------------------------------------------------------------------- evaluation
 def cross_validate(ds, window: WindowConfig, model: ModelConfig, train: TrainConfig, *, season: int, folds: int,
                    cv: str = "expanding", test_size: int | None = None, by_step: bool = False,
-                   predictions: bool = True, on_fold=None, on_epoch=None) -> tuple[pd.DataFrame, dict]:
+                   predictions: bool = True, on_fold=None, on_epoch=None,
+                   on_fold_done=None) -> tuple[pd.DataFrame, dict]:
     """Cross-validate the network and the baselines on one series; ``(frame, result)``.
 
     ``frame`` is :func:`predictions_frame` (empty without ``predictions``); ``result`` the JSON-ready
@@ -84,7 +86,7 @@ def cross_validate(ds, window: WindowConfig, model: ModelConfig, train: TrainCon
     result = _cross_validate(ds.values, n_targets=len(ds.target), window=window, model=model, train=train,
                              season=season, n_folds=folds, cv=cv, test_size=test_size, by_step=by_step,
                              index=ds.frame.index, target_names=list(ds.target), keep_predictions=predictions,
-                             on_fold=on_fold, on_epoch=on_epoch)
+                             on_fold=on_fold, on_epoch=on_epoch, on_fold_done=on_fold_done)
     kept = result.pop("predictions", [])
     return predictions_frame(kept, _stamped_index(ds), ds.target), result
 
@@ -143,7 +145,8 @@ def manifest(net, ds, data: DataConfig, season: int, *, info: dict | None = None
              residuals: np.ndarray | None = None) -> dict:
     """The manifest of a one-series model (as :func:`forecast_cli.bundle.save_bundle` completes it with
     versions and hashes): settings, scaler, data contract, training fingerprint, holdout metrics and
-    the held-out residuals ``(horizon, n_targets, n_windows)`` for conformal intervals."""
+    the held-out residuals ``(horizon, n_targets, n_windows)`` for conformal intervals, with the
+    settings of their adaptive level (``conformal.adaptive``)."""
     from .bundle import fingerprint
 
     out = {
@@ -163,8 +166,12 @@ def manifest(net, ds, data: DataConfig, season: int, *, info: dict | None = None
     if info is not None:
         out["holdout"] = {k: v for k, v in info.items() if k != "by_step"}
     if residuals is not None:
-        out["conformal"] = {"method": "split conformal, absolute holdout residuals per step",
-                            "residuals": np.transpose(residuals, (1, 2, 0)).round(10).tolist()}
+        from .intervals import adaptive_section
+
+        out["conformal"] = {"method": "split conformal, absolute holdout residuals per step; the level adapted by "
+                                      "ACI to the misses on the input's windows after training",
+                            "residuals": np.transpose(residuals, (1, 2, 0)).round(10).tolist(),
+                            "adaptive": adaptive_section()}
     return out
 
 

@@ -19,8 +19,11 @@ AIR = SAMPLE / "air_quality_uci.csv"
 
 # Tiny models and few epochs: the suite must stay well under 10 minutes on 2 cores.
 FAST_MODEL = dict(units=4, layers=1, dropout=0.0)
-FAST_TRAIN = dict(epochs=2, batch_size=128, patience=1)
-FAST_CLI = ["--units", "4", "--epochs", "2", "--batch-size", "128", "--patience", "1", "--dropout", "0"]
+# AutoETS (the [stats] baseline) is off here: tests/test_stat_baselines.py runs it; elsewhere it would add
+# about a second per fold to every evaluate.
+FAST_TRAIN = dict(epochs=2, batch_size=128, patience=1, stat_baseline=False)
+FAST_CLI = ["--units", "4", "--epochs", "2", "--batch-size", "128", "--patience", "1", "--dropout", "0",
+            "--no-stat-baseline"]
 
 
 @pytest.fixture(scope="session")

@@ -353,7 +353,7 @@ def test_future_index_hourly_and_irregular():
 def test_data_module_does_not_import_tensorflow():
     import subprocess
 
-    code = ("import sys, forecast_cli.data, forecast_cli.reading, forecast_cli.calendar, forecast_cli.fastread; "
+    code = ("import sys, forecast_cli.data, forecast_cli.reading, forecast_cli.calendar; "
             "print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -4,32 +4,63 @@ import pandas as pd
 import pytest
 
 from forecast_cli.config import DataConfig
-from forecast_cli.data import load, load_fast
+from forecast_cli import data as data_module
+from forecast_cli.data import _load_clean, load
 from forecast_cli.forecasting import forecast_csv, forecast_frame
 
 from conftest import AAPL, AIR, write_series
 
 
+_META = ("source", "target", "features", "freq", "freq_label", "trading_days", "season", "gaps", "missing",
+         "interpolated", "date_col", "rows_read", "time_col", "tz", "dayfirst")
+
+
 def _same(a, b):
-    assert np.array_equal(a.values, b.values)
-    assert a.frame.index.equals(b.frame.index) and a.frame.index.name == b.frame.index.name
-    assert list(a.frame.columns) == list(b.frame.columns)
-    assert (a.freq, a.freq_label, a.trading_days, a.season, a.rows_read) == \
-           (b.freq, b.freq_label, b.trading_days, b.season, b.rows_read)
+    """Two Datasets hold the same data: arrays, frame (index, its name, columns) and every other field."""
+    assert np.array_equal(a.values, b.values) and a.values.dtype == b.values.dtype == np.float64
+    assert np.array_equal(a.stamps, b.stamps) and a.stamps.dtype == b.stamps.dtype == np.dtype("datetime64[ns]")
+    assert not a.values.flags.writeable and not b.values.flags.writeable
+    pd.testing.assert_frame_equal(a.frame, b.frame, check_freq=False)
+    assert a.frame.index.name == b.frame.index.name
+    assert {k: getattr(a, k) for k in _META} == {k: getattr(b, k) for k in _META}
 
 
 @pytest.mark.parametrize("expect", [("B", True), None])
-def test_load_fast_equals_load_on_trading_days(expect):
+def test_load_clean_equals_load_on_trading_days(expect):
     cfg = DataConfig(target="Close", features="Volume", date_col="Date")
-    fast = load_fast(AAPL, cfg, expect)
+    fast = _load_clean(AAPL, cfg.check(), expect)
     assert fast is not None
     _same(fast, load(AAPL, cfg))
 
 
-def test_load_fast_equals_load_hourly(tmp_path):
+def test_load_clean_equals_load_hourly(tmp_path):
     f = write_series(tmp_path / "h.csv", np.arange(50.0), freq="h")
     cfg = DataConfig(target="y", date_col="date")
-    _same(load_fast(f, cfg, ("h", False)), load(f, cfg))
+    _same(_load_clean(f, cfg.check(), ("h", False)), load(f, cfg))
+
+
+def _no_careful_reading(monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("the careful reader was used")
+    monkeypatch.setattr(data_module, "read_table", refuse)
+
+
+@pytest.mark.parametrize("freq, expect", [("D", ("D", False)), ("h", ("h", False)), ("D", None)])
+def test_one_reader_fast_and_careful_paths_give_equal_datasets(tmp_path, monkeypatch, freq, expect):
+    """load(expect=...) takes its fast path for a clean file (no read_table, no frame built), and its
+    Dataset equals the careful path's: values, timestamps, frame, frequency and every other field."""
+    rng = np.random.default_rng(5)
+    f = write_series(tmp_path / "clean.csv", (rng.normal(size=120) * 40).round(4), freq=freq)
+    cfg = DataConfig(target="y", date_col="date")
+    careful = load(f, cfg)
+    with monkeypatch.context() as m:
+        _no_careful_reading(m)
+        fast = load(f, cfg, expect=expect or (None, False))
+    assert "frame" not in vars(fast)  # arrays only until something asks for the frame
+    assert (fast.freq, fast.season) == ((freq, 7) if freq == "D" else (freq, 24))
+    _same(fast, careful)
+    assert fast.frame.index.name == "date" and list(fast.frame.columns) == ["y"]
+    assert np.shares_memory(fast.frame.to_numpy(), fast.values)  # the frame is a view of the arrays
 
 
 @pytest.mark.parametrize("content", [
@@ -41,15 +72,29 @@ def test_load_fast_equals_load_hourly(tmp_path):
     "\ufeffdate,y\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n",     # BOM
     "date,y\n2020-01-01,1\n2020-01-02,2,7,8\n2020-01-03,3\n",      # ragged row
 ])
-def test_load_fast_declines_anything_unusual(tmp_path, content):
+def test_load_clean_declines_anything_unusual(tmp_path, content):
     f = tmp_path / "odd.csv"
     f.write_text(content, encoding="utf-8")
-    assert load_fast(f, DataConfig(target="y", date_col="date"), ("D", False)) is None
+    assert _load_clean(f, DataConfig(target="y", date_col="date").check(), ("D", False)) is None
 
 
-def test_load_fast_declines_gaps_in_air_quality():
-    cfg = DataConfig(target="T", date_col="Date", na_values="-200")
-    assert load_fast(AIR, cfg, ("h", False)) is None  # Date + Time columns and -200 gaps: full reading
+def test_load_clean_declines_gaps_in_air_quality():
+    cfg = DataConfig(target="T", date_col="Date", na_values="-200").check()
+    assert _load_clean(AIR, cfg, ("h", False)) is None  # Date + Time columns and -200 gaps: full reading
+
+
+@pytest.mark.parametrize("cell", ["+200", "200", "200.0", "2e2"])
+def test_a_numeric_marker_sends_the_file_to_the_careful_path(tmp_path, cell):
+    """Markers are applied in one place (read_table): a value equal to a numeric marker, in any
+    spelling, is missing on both paths (before, the fast path read an integer '+200' as 200)."""
+    f = tmp_path / "m.csv"
+    f.write_text(f"date,y\n2020-01-01,1\n2020-01-02,{cell}\n2020-01-03,3\n2020-01-04,4\n")
+    cfg = DataConfig(target="y", date_col="date", na_values="200", gaps="skip")
+    assert _load_clean(f, cfg.check(), ("D", False)) is None
+    for ds in (load(f, cfg, expect=("D", False)), load(f, cfg)):
+        assert ds.values[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0] and ds.interpolated == {"y": 1}
+    f.write_text("date,y\n2020-01-01,1\n2020-01-02,201\n2020-01-03,3\n")  # no marker: the fast path
+    assert _load_clean(f, cfg.check(), ("D", False)).values[:, 0].tolist() == [1.0, 201.0, 3.0]
 
 
 @pytest.mark.parametrize("freq", ["D", "h", "B"])
@@ -65,7 +110,7 @@ def test_forecast_csv_is_byte_identical_to_pandas(freq):
 
 
 # --------------------------------------------------------------------------- plain-CSV reader
-from forecast_cli.fastread import _read_plain  # noqa: E402
+from forecast_cli.reading import _read_plain  # noqa: E402
 
 
 @pytest.mark.parametrize("content, date_col, cols", [
@@ -79,7 +124,7 @@ def test_plain_reader_equals_pandas(content, date_col, cols):
 
     got = _read_plain(content.encode(), date_col, cols)
     assert got is not None
-    df = pd.read_csv(io.StringIO(content))
+    df = pd.read_csv(io.StringIO(content), float_precision="round_trip")  # float() exactly, on any pandas
     assert np.array_equal(got[0], pd.to_datetime(df[date_col], format="ISO8601").to_numpy("datetime64[ns]"))
     assert np.array_equal(got[1], df[cols].to_numpy(np.float64))
 
@@ -104,16 +149,16 @@ def test_plain_reader_declines(content):
     assert _read_plain(content.encode(), "date", ["y"]) is None
 
 
-def test_load_fast_with_plain_reader_equals_load(tmp_path):
+def test_load_clean_with_plain_reader_equals_load(tmp_path):
     rng = np.random.default_rng(3)
     f = write_series(tmp_path / "w.csv", rng.normal(size=300).round(4) * 1e3, freq="h")
     cfg = DataConfig(target="y", date_col="date")
     assert _read_plain(f.read_bytes(), "date", ["y"]) is not None  # the plain reader is the one tested
-    _same(load_fast(f, cfg, ("h", False)), load(f, cfg))
+    _same(_load_clean(f, cfg.check(), ("h", False)), load(f, cfg))
 
 
 # --------------------------------------------------------------------------- decimal parser
-from forecast_cli.fastread import _parse_decimals  # noqa: E402
+from forecast_cli.reading import _parse_decimals  # noqa: E402
 
 
 def _fields(texts):
@@ -201,3 +246,40 @@ def test_input_tail_too_short_names_the_file(tmp_path):
     with pytest.raises(DataError, match="too short: 5 rows, fewer than the 20 rows") as e:
         input_tail(str(f), man, data_config(man), 20, 3)
     assert "short.csv" in str(e.value)
+
+
+def test_scoring_reads_every_input_through_the_one_entry_point(tmp_path, monkeypatch, aapl_bundle):
+    """Batch scoring reads each file through data.load: a clean one by its fast path (no read_table),
+    one with a missing value by the careful path, which fills it; both are scored."""
+    from pathlib import Path
+
+    from forecast_cli import scoring
+
+    calls, careful = [], []
+    real_load, real_table = data_module.load, data_module.read_table
+
+    def load_spy(source, cfg, **kw):
+        calls.append((Path(source).name, kw.get("expect")))
+        return real_load(source, cfg, **kw)
+
+    def read_table_spy(source, cfg):
+        careful.append(Path(source).name)
+        return real_table(source, cfg)
+
+    monkeypatch.setattr(data_module, "load", load_spy)
+    monkeypatch.setattr(data_module, "read_table", read_table_spy)
+    inp = tmp_path / "in"
+    inp.mkdir()
+    lines = AAPL.read_text().splitlines()
+    (inp / "clean.csv").write_text("\n".join(lines) + "\n")
+    cells = lines[-10].split(",")
+    cells[4] = ""  # one Close value missing
+    lines[-10] = ",".join(cells)
+    (inp / "gappy.csv").write_text("\n".join(lines) + "\n")
+    summary = scoring.score(aapl_bundle, [str(inp)], tmp_path / "out")
+    assert summary["n_ok"] == 2, summary
+    assert sorted(calls) == [("clean.csv", ("B", True)), ("gappy.csv", ("B", True))]
+    assert careful == ["gappy.csv"]
+    a = pd.read_csv(tmp_path / "out" / "clean.forecast.csv")
+    b = pd.read_csv(tmp_path / "out" / "gappy.forecast.csv")
+    assert list(a["timestamp"]) == list(b["timestamp"]) and len(a) == 5

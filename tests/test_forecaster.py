@@ -44,7 +44,7 @@ def test_global_model_beats_naive_on_each_series(three):
     cv = fc.cross_validate(three, folds=2)
     m = cv.attrs["metrics"]
     assert list(cv.columns) == ["unique_id", "fold", "cutoff", "ds", "y", "model", "naive", "seasonal_naive",
-                                "linear"]
+                                "linear", "ets"]
     assert len(cv) == 3 * 2 * 12 and not cv.isna().any().any()
     b = m["verdict"]["beats"]["naive"]
     assert b["point"] == {"wins": 3, "ties": 0, "losses": 0}  # every series' mean MASE below naive's

@@ -14,9 +14,8 @@ from typer.testing import CliRunner
 
 from forecast_cli.cli import app
 from forecast_cli.config import DataConfig
-from forecast_cli.data import load
+from forecast_cli.data import _load_clean, load
 from forecast_cli.errors import DataError
-from forecast_cli.fastread import read_fast
 
 from conftest import AAPL, one_line_error
 
@@ -50,7 +49,7 @@ def test_a_cut_last_row_is_refused_by_check_predict_and_score(tmp_path, aapl_bun
     parts = ("live.csv", "line 102", "the last row is incomplete (no final newline", what, STILL)
     one_line_error(invoke("check", f), 1, *parts)
     one_line_error(invoke("predict", aapl_bundle, f), 1, *parts)
-    assert read_fast(f, DataConfig(target="Close", date_col="Date"), ("B", True)) is None
+    assert _load_clean(f, DataConfig(target="Close", date_col="Date").check(), ("B", True)) is None
     r = invoke("score", aapl_bundle, f, "-o", tmp_path / "out", "-q")
     assert r.exit_code == 1, r.output
     entry = json.loads((tmp_path / "out" / "summary.json").read_text())["files"][0]

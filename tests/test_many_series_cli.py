@@ -79,7 +79,7 @@ def test_evaluate_long_file_beats_naive_on_each_series_and_leaves_the_short_one_
     for sid in res["series"]:
         assert res["series"][sid]["model"]["mase"] < res["series"][sid]["naive"]["mase"]
     df = pd.read_csv(pred)
-    assert list(df.columns) == ["sensor", "fold", "cutoff", "ds", "y", "model", "naive", "seasonal_naive", "linear"]
+    assert list(df.columns) == ["sensor", "fold", "cutoff", "ds", "y", "model", "naive", "seasonal_naive", "linear", "ets"]
     assert len(df) == 3 * 2 * 12 and not df.isna().any().any()
     # one cutoff per fold, common to all series
     assert df.groupby("fold").cutoff.nunique().tolist() == [1, 1]

@@ -115,8 +115,8 @@ CASES = [
     Case("overflow_number.csv", check=err("column 'y' line 7", "infinite value", "replace it"),
          evaluate=err("column 'y' line 7", "infinite"), score=err("line 7", "infinite")),
     Case("constant_series.csv"),  # evaluate runs; R² is reported as n/a (see the test below)
-    Case("too_short.csv", evaluate=err("6 rows", "fewer than --lookback + --horizon = 7", "smaller --lookback")),
-    Case("single_row.csv", evaluate=err("1 rows", "--lookback + --horizon", "use a longer series"),
+    Case("too_short.csv", evaluate=err("6 rows", "no settings fit 6 rows", "use a series of at least 24 rows")),
+    Case("single_row.csv", evaluate=err("1 rows", "no settings fit 1 rows", "use a series of at least 24 rows"),
          score=err("too short", "1 rows")),
     Case("long_gap.csv", evaluate=err("column 'y'", "gap longer than --max-gap 3", "2024-02-10 to 2024-02-19",
                                       "--gaps skip")),  # check reports the gap; score's last window is clean

@@ -200,10 +200,12 @@ def train_many(source, output, data: DataConfig, window: WindowConfig = WindowCo
 
 def train(source, output: str | os.PathLike | None, data: DataConfig, window: WindowConfig = WindowConfig(),
           model: ModelConfig = ModelConfig(), train: TrainConfig = TrainConfig(), *, holdout: float = 0.1,
-          season: int | None = None, on_epoch=None, strict: bool = False, refit: bool = False) -> dict:
+          season: int | None = None, on_epoch=None, strict: bool = False, refit: bool = False,
+          fallback: str = "model") -> dict:
     """Fit on all but a holdout tail, score it beside the baselines, and save a bundle to ``output``
     (:meth:`Forecaster.fit_holdout <forecast_cli.forecaster.Forecaster.fit_holdout>`, then ``save``).
-    With ``refit``, the network is fitted again on every row once the holdout is scored.
+    With ``refit``, the network is fitted again on every row once the holdout is scored; with
+    ``fallback="best"``, a baseline that wins the holdout is saved instead (one series).
 
     Many series go to :func:`train_many` (one global network, or ``model.local``).
 
@@ -214,6 +216,9 @@ def train(source, output: str | os.PathLike | None, data: DataConfig, window: Wi
     from .series_model import dataset_info
 
     if is_many(source, data):
+        if fallback != "model":
+            raise ConfigError("--fallback best applies to one series; with many series the global network is "
+                              "what a bundle serves (the verdict says how it did against each baseline)")
         return train_many(source, output, data, window, model, train, holdout=holdout, season=season,
                           strict=strict, refit=refit, on_epoch=on_epoch)
     if strict:
@@ -223,7 +228,7 @@ def train(source, output: str | os.PathLike | None, data: DataConfig, window: Wi
     if output is not None:
         check_output(output, example="model.fcst", inputs=(source,))
     ds = _load_one(source, data)
-    info = fc.fit_holdout(ds, id_col=None, holdout=holdout, refit=refit, on_epoch=on_epoch)
+    info = fc.fit_holdout(ds, id_col=None, holdout=holdout, refit=refit, fallback=fallback, on_epoch=on_epoch)
     result = {"command": "train", "data": dataset_info(ds),
               "settings": {"window": to_dict(window), "model": to_dict(model), "train": to_dict(train),
                            "holdout": holdout, "season": fc.season_, "units": "data"},

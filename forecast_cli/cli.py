@@ -451,6 +451,10 @@ def train(
                                         rich_help_panel=EVAL_PANEL,
                                         help="Once the holdout is scored, fit again on every row (the intervals "
                                              "still come from the holdout).")] = False,
+    fallback: Annotated[str, typer.Option("--fallback", envvar=_env("fallback"), show_envvar=False,
+                                          metavar="[model|best]", rich_help_panel=EVAL_PANEL,
+                                          help="best: save the forecaster with the lowest holdout RMSE, a "
+                                               "baseline when one wins.")] = "model",
     strict: StrictOpt = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -465,7 +469,7 @@ def train(
 
     with _Progress(_progress_enabled()) as prog:
         result = api.train(_source(data), output, *settings, holdout=holdout, season=settings.season,
-                           on_epoch=prog.on_epoch, strict=strict, refit=refit)
+                           on_epoch=prog.on_epoch, strict=strict, refit=refit, fallback=fallback)
     _warn_skipped(result)
     if json_out:
         _print_json(result)

@@ -194,7 +194,7 @@ class Forecaster:
 
     def fit_holdout(self, df, *, holdout: float | int = 0.1, id_col: str | None = "unique_id", time_col: str = "ds",
                     target: str = "y", features: Sequence[str] = (), strict: bool = False, refit: bool = False,
-                    on_epoch=None) -> dict:
+                    fallback: str = "model", on_epoch=None) -> dict:
         """Fit on every series up to a common cutoff, score the span after it beside the baselines,
         and keep that model with its held-out residuals (for prediction intervals).
 
@@ -204,6 +204,10 @@ class Forecaster:
             refit: once the holdout is scored, fit again on every row (holdout included); the
                 intervals still come from the holdout's residuals, and ``weights_`` (the manifest's
                 ``weights``) says which rows the kept network saw. Defaults to False.
+            fallback: ``model`` keeps the network; ``best`` keeps the forecaster with the lowest
+                holdout RMSE, a baseline when one wins (one series only; served as the linear
+                network it is, see :mod:`forecast_cli.fallback`), and says so in ``served``.
+                Defaults to ``model``.
 
         Returns:
             The JSON-ready holdout result: ``mean``, ``series``, ``verdict`` as in
@@ -225,15 +229,27 @@ class Forecaster:
                 net, info, residuals = series_model.fit_holdout(ds, window, model, train, season=season,
                                                                 holdout=holdout, on_epoch=on_epoch)
             stop = info["train_rows"][1]
-            if refit:
+            from .fallback import choose
+
+            served = choose(info["metrics"], fallback, lambda k: series_model.servable(k, window, season))
+            if served != "model":  # a baseline won the holdout: it is what predict and score serve
+                net, residuals = series_model.serve_baseline(ds, served, net, season=season, holdout_start=stop,
+                                                             refit=refit)
+                stop = len(ds.frame) if refit else stop
+            elif refit:
                 net, stop = series_model.fit_all(ds, window, model, train, on_epoch=on_epoch), len(ds.frame)
+            info["served"] = _served(served, info["metrics"], fallback)
             self._remember_series(net, ds, data, season, info, residuals)
+            self.manifest_["served"] = info["served"]
             index = ds.frame.index
             self.weights_ = {"rows": [0, int(stop)], "period": [str(index[0]), str(index[stop - 1])],
                              "refit": bool(refit)}
             self.manifest_["weights"] = self.weights_
             info["weights"] = self.weights_
             return info
+        if fallback != "model":
+            raise ConfigError("--fallback best applies to one series; with many series the global network is "
+                              "what a bundle serves (the verdict says how it did against each baseline)")
         L, H = window.lookback, window.horizon
         panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict,
                             for_fit=True, data=data)
@@ -547,6 +563,17 @@ class Forecaster:
         if is_many(source, data):
             return load_panel(source, data, require_target=require_target)
         return _data.load(source, data, require_target=require_target)
+
+
+def _served(name: str, metrics: dict, fallback: str) -> dict:
+    """The manifest's ``served`` section: the forecaster a one-series bundle serves, and why."""
+    rmse = {k: (m or {}).get("rmse") for k, m in metrics.items()}
+    if name == "model":
+        why = "the network (--fallback model)" if fallback == "model" else "the network: the lowest holdout RMSE"
+    else:
+        why = (f"the lowest holdout RMSE ({rmse[name]:.4g}, the network's {rmse['model']:.4g}): a baseline, "
+               "served as the linear network it is")
+    return {"forecaster": name, "fallback": fallback, "why": why}
 
 
 @contextlib.contextmanager

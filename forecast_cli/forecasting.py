@@ -658,6 +658,7 @@ def predict(bundle_path, source, steps: int | None = None, levels: Sequence[floa
         "interval": {"method": ADAPTIVE_METHOD if (manifest.get("conformal") or {}).get("adaptive")
                      else INTERVAL_METHOD, "n_residuals": int(_residuals(manifest).shape[2])},
         "lookback": int(fc.window_.lookback),
+        "served": (manifest.get("served") or {}).get("forecaster", "model"),
         "warnings": warnings,
     }
     return Forecast(frame, info, history=ds.frame[list(ds.target)].iloc[-3 * fc.window_.lookback:])

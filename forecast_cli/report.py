@@ -268,6 +268,9 @@ def render_train(console: Console, r: dict) -> None:
     console.print(_verdict_line(h["verdict"], label, where="the holdout's "), soft_wrap=True)
     if h.get("weights"):
         console.print(f"weights fitted on {weights_text(h['weights'])}")
+    served = h.get("served") or {}
+    if served.get("forecaster", "model") != "model":
+        console.print(f"serving {_name(served['forecaster'], label)}: {served['why']}", markup=False, highlight=False)
     if "bundle" in r:
         console.print(f"saved {r['bundle']['path']} (sha256 {r['bundle']['model_sha256'][:12]}…)")
 
@@ -284,6 +287,9 @@ def render_predict(console: Console, r: dict) -> None:
 
     console.print(f"[bold]{r['file']}[/bold]: last timestamp {_day(r['last_timestamp'].replace('T', ' '))} "
                   f"({r['freq_label']}); {r['steps']} step(s) of horizon {r['horizon']}")
+    if r.get("served", "model") != "model":
+        console.print(f"served by the bundle's fallback: {_name(r['served'], 'LSTM')} (it won the holdout)",
+                      markup=False, highlight=False)
     t = Table(title=f"forecast with {', '.join(level_name(lv) + '%' for lv in levels)} conformal intervals",
               title_justify="left")
     t.add_column("step", justify="right")
@@ -401,6 +407,9 @@ def render_inspect(console: Console, v: dict) -> None:
         ("delimiter / decimal", f"{d.get('sep') or 'sniffed'} / {d.get('decimal') or 'sniffed'}"),
         ("data up to", d.get("last_timestamp")),
     ]))
+    served = v.get("served") or {}
+    if served.get("forecaster", "model") != "model":
+        console.print(f"serves {_name(served['forecaster'], 'LSTM')}: {served['why']}", markup=False, highlight=False)
     weights = v.get("weights")
     hold = v.get("holdout") or {}
     if isinstance(weights, dict):

@@ -22,7 +22,8 @@ from .config import DataConfig, ModelConfig, TrainConfig, WindowConfig, to_dict
 from .errors import ConfigError, DataError
 
 __all__ = ["MAX_STORED_RESIDUALS", "check_for_model", "cross_validate", "dataset_info", "fit_holdout",
-           "manifest", "predictions_frame", "refuse_panel_settings", "series_dataset", "to_long"]
+           "manifest", "predictions_frame", "refuse_panel_settings", "serve_baseline", "servable", "series_dataset",
+           "to_long"]
 
 MAX_STORED_RESIDUALS = 2000
 
@@ -127,6 +128,32 @@ def fit_holdout(ds, window: WindowConfig, model: ModelConfig, train: TrainConfig
                              season=season, holdout=holdout, index=ds.frame.index, on_epoch=on_epoch)
     residuals = np.asarray(info.pop("residuals"))[-MAX_STORED_RESIDUALS:]
     return net, info, residuals
+
+
+def servable(name: str, window: WindowConfig, season: int) -> bool:
+    """Whether a baseline can be served as a network reading ``lookback`` rows (``train --fallback
+    best``): naive and linear always, seasonal naive when its season fits in the window; AutoETS never
+    (it is not a linear map of the window)."""
+    return name in ("naive", "linear") or (name == "seasonal_naive" and season <= window.lookback)
+
+
+def serve_baseline(ds, name: str, net, *, season: int, holdout_start: int, refit: bool = False):
+    """The baseline ``name``, fitted on the rows before ``holdout_start`` (or on every row with
+    ``refit``), as a network (:func:`forecast_cli.fallback.baseline_network`, scaled like ``net``),
+    and its held-out residuals ``(n, H, T)`` for the intervals: ``(served_net, residuals)``."""
+    from .baselines import make_baselines
+    from .evaluation import _split_origins
+    from .fallback import baseline_network
+    from .windows import gather, valid_origins
+
+    values, (L, H), T = ds.values, (net.window.lookback, net.window.horizon), len(ds.target)
+    train, test = _split_origins(values, L, H, 0, holdout_start, holdout_start, len(values))
+    baseline = {b.name: b for b in make_baselines(L, H, T, season)}[name].fit(values, train)
+    _, truth = gather(values, test, L, H, T, dtype=np.float64)
+    residuals = (truth - baseline.predict(values, test))[-MAX_STORED_RESIDUALS:]
+    if refit:
+        baseline.fit(values, valid_origins(values, L, H))
+    return baseline_network(baseline, net), residuals
 
 
 def fit_all(ds, window: WindowConfig, model: ModelConfig, train: TrainConfig, on_epoch=None):

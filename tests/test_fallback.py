@@ -60,3 +60,50 @@ def test_choose_takes_the_lowest_holdout_rmse_and_the_simpler_on_a_tie():
     assert choose(m, "best") == "model"
     with pytest.raises(ConfigError, match="--fallback must be one of model, best"):
         choose(m, "baseline")
+
+
+def _random_walk(n=400, seed=1):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=n, freq="D"),
+                         "y": 100 + np.cumsum(rng.normal(0, 1, n))})
+
+
+def test_fit_holdout_best_serves_the_winning_baseline_end_to_end(tmp_path):
+    """On a random walk an untrained network (one epoch) loses to naive: --fallback best saves naive as
+    the bundle's network; predict serves the last value, score the same, and inspect says so."""
+    from typer.testing import CliRunner
+
+    from forecast_cli import Forecaster
+    from forecast_cli.cli import app
+    from forecast_cli.forecasting import predict
+
+    df = _random_walk()
+    fc = Forecaster(lookback=14, horizon=3, epochs=1, units=4, seed=0, stat_baseline=False, dropout=0.5)
+    info = fc.fit_holdout(df, id_col=None, holdout=60, fallback="best")
+    m = info["metrics"]
+    best = min(("naive", "seasonal_naive", "linear", "model"), key=lambda k: (m[k]["rmse"], k != "naive"))
+    assert info["served"]["forecaster"] == best and best != "model", info["served"]
+    out = fc.predict(level=[80])
+    if best == "naive":
+        np.testing.assert_allclose(out["model"], df["y"].iloc[-1], rtol=1e-6)
+    # the intervals are the served baseline's own held-out residuals
+    assert fc.residuals_.shape[1:] == (3, 1) and len(fc.residuals_) == 60 - 3 + 1
+    fc.save(tmp_path / "b.fcst")
+    df.to_csv(tmp_path / "rw.csv", index=False)
+    again = predict(tmp_path / "b.fcst", str(tmp_path / "rw.csv"), levels=[80])
+    np.testing.assert_allclose(again.frame["y"], out["model"], rtol=1e-6)
+    assert again.info["served"] == best
+    r = CliRunner().invoke(app, ["inspect", str(tmp_path / "b.fcst")], env={"COLUMNS": "200"})
+    assert r.exit_code == 0 and "serves" in r.stdout and "the lowest holdout RMSE" in r.stdout
+
+
+def test_fallback_best_is_refused_for_many_series():
+    import pandas as pd
+
+    from forecast_cli import Forecaster
+
+    df = pd.concat([_random_walk().assign(unique_id=k) for k in "ab"])
+    with pytest.raises(ConfigError, match="--fallback best applies to one series"):
+        Forecaster(lookback=14, horizon=3, epochs=1).fit_holdout(df, fallback="best")

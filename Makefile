@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job: cross-validate an LSTM on the sample stock data, print the metrics table.
+# The main job: cross-validate an LSTM on the sample stock data, print the metrics table, and draw
+# the folds' forecasts in the terminal (on stderr).
 demo: $(STAMP)
-	$(BIN)/forecast evaluate sample_data/AAPL.csv --target Close
+	$(BIN)/forecast evaluate sample_data/AAPL.csv --target Close --plot -
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -80,7 +80,7 @@ def measure(name: str, args) -> list[dict]:
     y = np.where(rows < n, ds.values[np.minimum(rows, n - 1), 0], np.nan)
     err = np.abs(y - fc.net_.predict(ds.values, origins)[:, :, 0])  # (n, H), NaN where unknown
     scored = np.isfinite(err).all(axis=1)
-    calib = np.abs(np.asarray(fc.residuals_))[:, :, 0]  # (m, H) held-out
+    calib = np.abs(np.asarray(fc.residuals_))[:, 0, :].T  # (m, H) held-out; residuals_ is (H, T, m)
     out = []
     for method in ("split", "aci"):
         row = {"series": name, "method": method, "n_windows": int(scored.sum()), "fit_seconds": round(fit_s, 1)}

@@ -166,7 +166,8 @@ class Forecaster:
         self.target_, self.features_ = list(ds.target), list(ds.features)
         self.freq_, self.freq_label_, self.trading_days_ = ds.freq, ds.freq_label, bool(ds.trading_days)
         self.time_col_ = ds.date_col or "ds"
-        self.residuals_ = residuals
+        # (horizon, n_targets, n_windows), as the manifest stores them and a model of many series keeps them
+        self.residuals_ = None if residuals is None else np.transpose(np.asarray(residuals), (1, 2, 0))
         self.manifest_ = series_model.manifest(net, ds, data, season, info=info, residuals=residuals)
 
     def _is_long(self, df, id_col, data) -> bool:

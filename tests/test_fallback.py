@@ -89,8 +89,9 @@ def test_fit_holdout_best_serves_the_winning_baseline_end_to_end(tmp_path):
     if best == "naive":
         np.testing.assert_allclose(out["model"], df["y"].iloc[-1], rtol=1e-6)
     # the intervals are the served baseline's own held-out residuals
-    assert fc.residuals_.shape[1:] == (3, 1) and len(fc.residuals_) == 60 - 3 + 1
+    assert fc.residuals_.shape == (3, 1, 60 - 3 + 1)  # (horizon, targets, windows), as after load
     fc.save(tmp_path / "b.fcst")
+    assert Forecaster.load(tmp_path / "b.fcst").residuals_.shape == fc.residuals_.shape
     df.to_csv(tmp_path / "rw.csv", index=False)
     again = predict(tmp_path / "b.fcst", str(tmp_path / "rw.csv"), levels=[80])
     np.testing.assert_allclose(again.frame["y"], out["model"], rtol=1e-6)

@@ -55,7 +55,10 @@ def _stdout_console():
             _quiet_stdout()
             raise typer.Exit(0)
 
-    return _Stdout(no_color=STATE.no_color or None, highlight=False, soft_wrap=False)
+    # Off a terminal (a pipe, a file, cron's mail) with no COLUMNS, rich would assume 80 columns and cut
+    # the names of a table with five forecasters: write 120 columns there.
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
+    return _Stdout(no_color=STATE.no_color or None, highlight=False, soft_wrap=False, width=width)
 
 
 def _stderr_console():

@@ -51,3 +51,14 @@ def emit(result: dict) -> None:
 
 def python() -> str:
     return sys.executable
+
+
+def typed_value(default, raw: str):
+    """A ``--set KEY=VALUE`` text read as the type of the setting's ``default`` (bool, int, float or text)."""
+    if isinstance(default, bool):
+        return raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw

@@ -51,6 +51,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import typed_value  # noqa: E402
+
 HORIZON, SEASON = 8, 4
 CATEGORIES = ("MICRO", "MACRO", "INDUSTRY", "FINANCE", "DEMOGRAPHIC")
 PEERS = ("AutoETS", "AutoTheta", "SeasonalNaive")
@@ -175,16 +177,7 @@ def parse_set(items, chosen: bool = False) -> dict:
         key, _, raw = item.partition("=")
         if key not in TABLE or key in ("horizon", "season", "seed"):
             raise SystemExit(f"--set {key}: not a setting this benchmark takes (see forecast_cli/settings_table.py)")
-        cur = TABLE[key].default
-        if isinstance(cur, bool):
-            val = raw.lower() in ("1", "true", "yes", "on")
-        elif isinstance(cur, int):
-            val = int(raw)
-        elif isinstance(cur, float):
-            val = float(raw)
-        else:
-            val = raw
-        out[key] = val
+        out[key] = typed_value(TABLE[key].default, raw)
     return out
 
 

@@ -37,6 +37,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import typed_value  # noqa: E402
+
 HORIZON, SEASON = 48, 24
 NAIVE2 = {"smape": 18.383, "mase": 2.395}
 PUBLISHED = [  # (name, sMAPE, MASE, OWA) from SOURCES.md
@@ -117,16 +119,7 @@ def parse_set(items) -> dict:
         key, _, raw = item.partition("=")
         if key not in PRESET:
             raise SystemExit(f"--set {key}: unknown; one of {', '.join(PRESET)}")
-        cur = PRESET[key]
-        if isinstance(cur, bool):
-            val = raw.lower() in ("1", "true", "yes", "on")
-        elif isinstance(cur, int):
-            val = int(raw)
-        elif isinstance(cur, float):
-            val = float(raw)
-        else:
-            val = raw
-        out[key] = val
+        out[key] = typed_value(PRESET[key], raw)
     return out
 
 

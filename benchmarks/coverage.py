@@ -35,6 +35,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+# Python puts this script's folder first on sys.path, where this file (coverage.py, the name the issue
+# gives it) would shadow the ``coverage`` package that numba imports: drop the folder, add the repo.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import emit  # noqa: E402

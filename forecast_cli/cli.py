@@ -669,6 +669,107 @@ def score(
         raise typer.Exit(code)
 
 
+TUNE_PANEL = "Search"
+
+
+def _tune_opt(*decls, **kw):
+    """An option of ``tune``'s search panel (environment variable FORECAST_<NAME>, as every option)."""
+    return typer.Option(*decls, envvar=_env(decls[0].split("/")[0][2:].replace("-", "_")), show_envvar=False,
+                        rich_help_panel=TUNE_PANEL, **kw)
+
+
+@app.command(epilog=_examples("forecast tune sample_data/AAPL.csv --target Close --trials 30 -o best.toml",
+                              "forecast tune sensor.csv -t T --timeout 20m --study sensor --space space.toml --json",
+                              "forecast --config best.toml evaluate sample_data/AAPL.csv"))
+@_handle_errors
+@with_settings("data", "window", "settings", "model", "train")
+def tune(
+    data: DataArg,
+    settings: "Settings",
+    trials: Annotated[int, _tune_opt("--trials", "-n", min=1, metavar="INT",
+                                     help="Finished trials the study should hold; a rerun continues to this many.")] = 20,
+    timeout: Annotated[Optional[str], _tune_opt("--timeout", metavar="DURATION", show_default=False,
+                                                help="Start no new trial after this long: 90s, 30m, 2h.")] = None,
+    storage: Annotated[str, _tune_opt("--storage", metavar="URL",
+                                      help="The study's database (any URL Optuna takes); shared by reruns and "
+                                           "by several tune processes.")] = "sqlite:///tune.db",
+    study: Annotated[Optional[str], _tune_opt("--study", metavar="NAME", show_default=False,
+                                              help="Study name (default: FILE-TARGET-hHORIZON); the same name "
+                                                   "continues it.")] = None,
+    space: Annotated[Optional[Path], _tune_opt("--space", metavar="FILE.toml", show_default=False,
+                                               help="Ranges to search, over the defaults: lookback = {low = 16, "
+                                                    "high = 96}, model = [\"lstm\", \"gru\"], dropout = 0.1.")] = None,
+    folds: Annotated[int, _tune_opt("--folds", "-k", min=1, metavar="INT",
+                                    help="Cross-validation folds of each trial.")] = 3,
+    test_size: Annotated[Optional[int], _tune_opt("--test-size", min=1, metavar="INT", show_default=False,
+                                                  help="Rows per fold's test span (many series: steps per "
+                                                       "cutoff).")] = None,
+    holdout: Annotated[Optional[float], _tune_opt("--holdout", metavar="ROWS|FRACTION", show_default=False,
+                                                  help="The final test span no trial sees (default: one fold's "
+                                                       "size; many series: --test-size).")] = None,
+    cv: Annotated[str, _tune_opt("--cv", metavar="KIND",
+                                 help="expanding: train on all the past; sliding: a fixed-size past.")] = "expanding",
+    prune: Annotated[bool, _tune_opt("--prune/--no-prune",
+                                     help="Stop a trial after a fold clearly worse than the median.")] = True,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", show_default=False, metavar="FILE.toml",
+                                                  rich_help_panel=OUTPUT_PANEL,
+                                                  help="Write the best settings as a --config file.")] = None,
+    plot: Annotated[Optional[str], typer.Option(
+        "--plot", metavar="FILE", show_default=False, rich_help_panel=OUTPUT_PANEL,
+        help="Draw the optimisation history and importances: FILE.png, .svg or .pdf. Needs forecast-cli\\[plot].")] = None,
+    strict: StrictOpt = False,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+):
+    """Search the network and window settings by time-ordered cross-validation (Optuna), resumable.
+
+    The last rows are a final test span that no trial sees: the best settings are scored there once,
+    beside the defaults and the baselines. Needs forecast-cli\\[tune]. Exit 130 on Ctrl-C: the study
+    keeps its finished trials, and the same command continues it.
+    """
+    _setup(quiet, verbose, debug, no_color)
+    from .errors import ConfigError
+
+    if plot is not None:
+        if plot == "-":
+            raise ConfigError("tune --plot takes a file (.png, .svg or .pdf), not the terminal")
+        _plot_checked(plot, data)
+    if output is not None:
+        from .files import check_output
+
+        check_output(output, example="best.toml", inputs=tuple(data))
+    from .tune import tune as run_tune
+    from .tune import write_best_toml
+    from .tune_report import LiveTrials, render_tune
+
+    live = LiveTrials(_stderr_console()) if _progress_enabled() else None
+    with live if live is not None else _nullcontext():
+        result = run_tune(_source(data), settings, trials=trials, timeout=timeout, storage=storage, study=study,
+                          space_path=space, folds=folds, test_size=test_size,
+                          holdout=holdout, cv=cv,
+                          strict=strict, prune=prune, verbose=STATE.verbose, warn=_warn,
+                          on_fold=live.on_fold if live is not None else None,
+                          on_trial=live.on_trial if live is not None else None)
+    if output is not None:
+        write_best_toml(output, result)
+        result["output"] = output
+        if not STATE.quiet:
+            _echo_err(f"wrote the best settings to {output} (use: forecast --config {output} evaluate ...)")
+    if json_out:
+        _print_json(result)
+    else:
+        render_tune(_stdout_console(), result)
+    if plot is not None:
+        from .tune_report import plot_study
+
+        plot_study(result, plot)
+        if not STATE.quiet:
+            _echo_err(f"wrote plot {plot}")
+
+
 def _nullcontext():
     import contextlib
 

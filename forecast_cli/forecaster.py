@@ -357,8 +357,12 @@ class Forecaster:
                 raise ConfigError("this model was loaded from a bundle, which holds no data of its series: "
                                   "pass its history as df")
         else:
+            from dataclasses import replace
+
+            # as `forecast predict` reads new input: long gaps earlier in the history do not stop a
+            # forecast; only the last window must be complete (last_window below)
             ds = series_model.series_dataset(df, time_col=time_col, target=target or tuple(self.target_),
-                                             features=self.features_, data=self.data_cfg_)
+                                             features=self.features_, data=replace(self.data_cfg_, gaps="skip"))
         if levels:
             from .forecasting import check_levels
 

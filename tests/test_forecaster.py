@@ -284,3 +284,14 @@ def test_refit_on_many_series_fits_up_to_the_last_row(three):
     result = fc.fit_holdout(three, holdout=48, refit=True)
     assert result["weights"] == {"period": ["2024-01-01 00:00:00", "2024-01-15 23:00:00"], "refit": True}
     assert fc.residuals_.shape[0] == 12 and fc.residuals_.shape[2] > 0
+
+
+def test_one_series_predict_takes_a_history_with_an_early_long_gap():
+    """As `forecast predict` reads new input: a long gap far from the end does not stop a forecast."""
+    from forecast_cli import Forecaster
+
+    df = _one_series()
+    fc = Forecaster(**ONE).fit(df, id_col=None)
+    gappy = df.copy()
+    gappy.loc[50:60, "y"] = np.nan  # 11 missing steps, more than --max-gap, long before the last window
+    np.testing.assert_allclose(fc.predict(df=gappy)["model"], fc.predict(df=df)["model"], rtol=1e-6)

@@ -349,7 +349,7 @@ class Forecaster:
         import warnings as _warnings
 
         from . import series_model
-        from .forecasting import last_window, predict_frame
+        from .forecasting import predict_frame
 
         if df is None:
             ds = getattr(self, "data_", None)
@@ -360,7 +360,7 @@ class Forecaster:
             from dataclasses import replace
 
             # as `forecast predict` reads new input: long gaps earlier in the history do not stop a
-            # forecast; only the last window must be complete (last_window below)
+            # forecast; only the last window must be complete (predict_frame checks it)
             ds = series_model.series_dataset(df, time_col=time_col, target=target or tuple(self.target_),
                                              features=self.features_, data=replace(self.data_cfg_, gaps="skip"))
         if levels:
@@ -370,7 +370,6 @@ class Forecaster:
         if levels and (self.residuals_ is None or not np.asarray(self.residuals_).size):
             raise ConfigError("prediction intervals need held-out residuals: fit with fit_holdout() "
                               "(forecast train does), or predict without levels")
-        last_window(ds, self.window_.lookback)
         notes: list = []
         table = predict_frame(self.net_, self.manifest_, ds, h, levels, notes)
         for note in notes:

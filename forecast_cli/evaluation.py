@@ -7,6 +7,7 @@ take their *inputs* from before the test span (the past is known at forecast tim
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -244,13 +245,60 @@ def _add_counts(total: dict, counts: dict) -> None:
             t[k] = t[k] + v
 
 
+def run_fold(values: np.ndarray, fold: Fold, *, n_targets: int, window: WindowConfig, model: ModelConfig,
+             train: TrainConfig, season: int = 1, by_step: bool = False, index=None, target_names=None,
+             on_epoch: Callable[[int, int, dict], None] | None = None) -> dict:
+    """Fit the network and the baselines on one fold's training rows and score them on its test windows.
+
+    The unit of work of :func:`cross_validate` (one task per fold when the folds run elsewhere).
+    Returns a dict: ``entry`` (the fold's JSON entry), ``y_true`` and ``preds`` (each forecaster's
+    ``(n, horizon, n_targets)`` forecasts of the test windows), ``counts`` (interval hits, see
+    :func:`_fold_bands`) and ``notes`` (why a baseline was left out).
+    """
+    H = window.horizon
+    if len(fold.test_origins) == 0:
+        raise DataError(f"fold {fold.index} has no complete test window (gaps cover its test span); "
+                        "use fewer --folds or a smaller --max-gap")
+    notes: list = []
+    net = NeuralForecaster(window, model, train, n_targets).fit(values, fold.train_origins, on_epoch=on_epoch)
+    baselines = make_baselines(window.lookback, H, n_targets, season, stat=train.stat_baseline, n_rows=len(values),
+                               notes=notes)
+    forecasters = [(MODEL_KEY, net)] + [(b.name, b.fit(values, fold.train_origins)) for b in baselines]
+    y_true, preds, metrics, steps = _score_all(forecasters, values, (fold.train_start, fold.train_stop),
+                                               fold.test_origins, H, n_targets, by_step, index)
+    by_target = steps.pop("__by_target__", None)
+    counts = _fold_bands(net, values, fold, train, y_true, preds[MODEL_KEY], n_targets)
+    entry = {
+        "fold": fold.index,
+        "train_rows": [fold.train_start, fold.train_stop],
+        "test_rows": [fold.test_start, fold.test_stop],
+        "n_train_windows": int(len(fold.train_origins)),
+        "n_test_windows": int(len(fold.test_origins)),
+        "epochs": net.epochs_run_,
+        "best_epoch": net.best_epoch_,
+        "metrics": metrics,
+        "intervals": coverage_summary(counts, by_step),
+    }
+    entry.update(_linear_path_info(net))
+    if index is not None:
+        entry["train_period"] = [str(index[fold.train_start]), str(index[fold.train_stop - 1])]
+        entry["test_period"] = [str(index[fold.test_start]), str(index[fold.test_stop - 1])]
+    if by_step:
+        entry["by_step"] = steps
+    if by_target:
+        names = list(target_names or range(n_targets))
+        entry["by_target"] = {k: {str(names[j]): m for j, m in enumerate(v)} for k, v in by_target.items()}
+    return {"entry": entry, "y_true": y_true, "preds": preds, "counts": counts, "notes": notes}
+
+
 def cross_validate(values: np.ndarray, *, n_targets: int, window: WindowConfig, model: ModelConfig,
                    train: TrainConfig, season: int = 1, n_folds: int = 5, cv: str = "expanding",
                    test_size: int | None = None, by_step: bool = False, index=None, target_names=None,
                    keep_predictions: bool = False,
                    on_fold: Callable[[int, int], None] | None = None,
                    on_epoch: Callable[[int, int, dict], None] | None = None,
-                   on_fold_done: Callable[[dict], None] | None = None) -> dict:
+                   on_fold_done: Callable[[dict], None] | None = None,
+                   map_folds: Callable | None = None) -> dict:
     """Cross-validate the network and the baselines; return a JSON-ready result.
 
     Returns a dict with ``folds`` (per fold: rows, dates, window counts, epochs,
@@ -262,55 +310,33 @@ def cross_validate(values: np.ndarray, *, n_targets: int, window: WindowConfig, 
     With ``keep_predictions``, also ``predictions``: per fold a dict of ``origins``, ``y_true``
     and each forecaster's ``(n, horizon, n_targets)`` forecasts. ``on_fold(k, n)`` is called
     before fold ``k`` of ``n``; ``on_fold_done(entry)`` with each fold's entry of ``folds`` once it
-    is scored (to stream finished work).
+    is scored (to stream finished work). ``map_folds(fn, folds)`` runs :func:`run_fold` over the folds
+    and yields their results in order (default: the built-in ``map``, one fold after another here).
     """
     L, H = window.lookback, window.horizon
     values = np.asarray(values, dtype=np.float64)
     folds = make_folds(values, L, H, n_folds, cv, test_size, min_train_windows=MIN_TRAIN_WINDOWS)
     fold_out, per_name, kept, pooled, bands = [], {}, [], {}, {}
     notes: list = []  # why a baseline was left out (the AutoETS baseline: forecast_cli.stat_baselines)
+    run = functools.partial(run_fold, values, n_targets=n_targets, window=window, model=model, train=train,
+                            season=season, by_step=by_step, index=index, target_names=target_names,
+                            on_epoch=on_epoch)
+    results = iter((map_folds or map)(run, folds))
     for fold in folds:
         if on_fold:
             on_fold(fold.index, len(folds))
-        if len(fold.test_origins) == 0:
-            raise DataError(f"fold {fold.index} has no complete test window (gaps cover its test span); "
-                            "use fewer --folds or a smaller --max-gap")
-        net = NeuralForecaster(window, model, train, n_targets).fit(values, fold.train_origins, on_epoch=on_epoch)
-        baselines = make_baselines(L, H, n_targets, season, stat=train.stat_baseline, n_rows=len(values), notes=notes)
-        forecasters = [(MODEL_KEY, net)] + [(b.name, b.fit(values, fold.train_origins)) for b in baselines]
-        y_true, preds, metrics, steps = _score_all(forecasters, values, (fold.train_start, fold.train_stop),
-                                                   fold.test_origins, H, n_targets, by_step, index)
-        by_target = steps.pop("__by_target__", None)
-        counts = _fold_bands(net, values, fold, train, y_true, preds[MODEL_KEY], n_targets)
-        _add_counts(bands, counts)
-        for name, loss in _window_losses(y_true, preds).items():
+        out = next(results)  # the built-in map runs the fold now, after on_fold
+        entry = out["entry"]
+        notes.extend(n for n in out["notes"] if n not in notes)
+        _add_counts(bands, out["counts"])
+        for name, loss in _window_losses(out["y_true"], out["preds"]).items():
             pooled.setdefault(name, []).append(loss)
         if keep_predictions:
-            kept.append({"fold": fold.index, "origins": fold.test_origins, "y_true": y_true, **preds})
-        entry = {
-            "fold": fold.index,
-            "train_rows": [fold.train_start, fold.train_stop],
-            "test_rows": [fold.test_start, fold.test_stop],
-            "n_train_windows": int(len(fold.train_origins)),
-            "n_test_windows": int(len(fold.test_origins)),
-            "epochs": net.epochs_run_,
-            "best_epoch": net.best_epoch_,
-            "metrics": metrics,
-            "intervals": coverage_summary(counts, by_step),
-        }
-        entry.update(_linear_path_info(net))
-        if index is not None:
-            entry["train_period"] = [str(index[fold.train_start]), str(index[fold.train_stop - 1])]
-            entry["test_period"] = [str(index[fold.test_start]), str(index[fold.test_stop - 1])]
-        if by_step:
-            entry["by_step"] = steps
-        if by_target:
-            names = list(target_names or range(n_targets))
-            entry["by_target"] = {k: {str(names[j]): m for j, m in enumerate(v)} for k, v in by_target.items()}
+            kept.append({"fold": fold.index, "origins": fold.test_origins, "y_true": out["y_true"], **out["preds"]})
         fold_out.append(entry)
         if on_fold_done:
             on_fold_done(entry)
-        for name, m in metrics.items():
+        for name, m in entry["metrics"].items():
             per_name.setdefault(name, []).append(m)
     summary = {name: aggregate(ms) for name, ms in per_name.items()}
     means = {name: s[VERDICT_METRIC]["mean"] for name, s in summary.items()}

@@ -1,7 +1,7 @@
 """M3 Quarterly (756 series, 8-quarter horizon): the tool's global model beside statsforecast's peers.
 
-    python benchmarks/m3.py [--data FILE] [--seed 0]      # the tool's defaults (lookback 8)
-    python benchmarks/m3.py --chosen                     # with the settings chosen on validation
+    python benchmarks/m3.py [--data FILE] [--seed 0]      # the preset: lookback 8, balance 1000
+    python benchmarks/m3.py --set balance=0              # the library's defaults (lookback 8)
     python benchmarks/m3.py --validation                 # settings choice: the last 8 quarters of each history
     python benchmarks/m3.py --validation --set lookback=12 --set linear_fit=lstsq
 
@@ -25,7 +25,8 @@ the lowest mean of its sMAPE and MASE relative to SeasonalNaive's (an OWA-style 
 
 ``--validation`` carves a validation split from the histories (each loses its last 8 quarters,
 which become the targets; the test quarters are dropped unread): settings are chosen there only
-(docs/m3.md); ``--chosen`` adds them (:data:`CHOSEN`) to the defaults. ``--series N`` keeps the
+(docs/m3.md) and set in :data:`PRESET`; the global model's trend cap (season 4) is the
+library's own default (``forecast_cli.global_model.TREND_CAP``). ``--series N`` keeps the
 first N series (quick checks only). ``--no-peers`` skips statsforecast (validation sweeps; the
 peers' figures do not depend on the settings).
 
@@ -58,11 +59,10 @@ CATEGORIES = ("MICRO", "MACRO", "INDUSTRY", "FINANCE", "DEMOGRAPHIC")
 PEERS = ("AutoETS", "AutoTheta", "SeasonalNaive")
 
 # Besides horizon 8 and season 4, the tool's defaults (forecast_cli/settings_table.py) except the
-# lookback, which the short histories need (two seasons; docs/m3.md). Defaults the library changes
+# lookback, which the short histories need (two seasons), and ``balance`` (loss weights towards log,
+# i.e. relative, errors), chosen on the validation split (docs/m3.md). Defaults the library changes
 # are followed here: only what is named below is set.
-PRESET = {"lookback": 8}
-# Chosen on the validation split (docs/m3.md), run with --chosen: loss weights towards log errors.
-CHOSEN = {"balance": 1000.0}
+PRESET = {"lookback": 8, "balance": 1000.0}
 # The settings printed in the JSON line (their library defaults unless set).
 SHOWN = ("lookback", "model", "units", "layers", "dropout", "patch", "linear_fit", "epochs", "patience",
          "batch_size", "learning_rate", "val_fraction", "id_embedding", "ensemble", "balance")
@@ -167,12 +167,12 @@ def best_peer(table: dict) -> str:
 
 
 # -- output ------------------------------------------------------------------------------------
-def parse_set(items, chosen: bool = False) -> dict:
-    """The settings passed to ``Forecaster``: :data:`PRESET` (and :data:`CHOSEN`), then each
+def parse_set(items) -> dict:
+    """The settings passed to ``Forecaster``: :data:`PRESET`, then each
     ``KEY=VALUE`` read as the type of that setting's library default."""
     from forecast_cli.settings_table import TABLE
 
-    out = {**PRESET, **(CHOSEN if chosen else {})}
+    out = dict(PRESET)
     for item in items or []:
         key, _, raw = item.partition("=")
         if key not in TABLE or key in ("horizon", "season", "seed"):
@@ -217,7 +217,6 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--validation", "--val", action="store_true",
                     help="validation split: the last 8 quarters of each history (the test quarters are not used)")
-    ap.add_argument("--chosen", action="store_true", help="add the settings chosen on validation (CHOSEN)")
     ap.add_argument("--set", action="append", metavar="KEY=VALUE", help="set a Forecaster setting")
     ap.add_argument("--series", type=int, default=0, help="only the first N series (quick checks; 0 = all)")
     ap.add_argument("--no-peers", action="store_true", help="skip statsforecast's peers (validation sweeps)")
@@ -226,7 +225,7 @@ def main(argv=None) -> int:
     data = args.data if args.data.is_absolute() else (ROOT / args.data)
     if not data.is_file():
         raise SystemExit(f"{data}: no such file; pass --data FILE (the M3 quarterly long CSV)")
-    settings = parse_set(args.set, args.chosen)
+    settings = parse_set(args.set)
     t0 = time.perf_counter()
     full, cats, starts = read_m3(data)
     if args.series:
@@ -259,7 +258,8 @@ def main(argv=None) -> int:
                                f"quarters), horizon {HORIZON}, {split}, seed {args.seed}")
     skipped = list(getattr(fc, "skipped_", []))
     g = fc.net_
-    info = {"best_epoch": getattr(g, "best_epoch_", None), "epochs_run": getattr(g, "epochs_run_", None)}
+    info = {"best_epoch": getattr(g, "best_epoch_", None), "epochs_run": getattr(g, "epochs_run_", None),
+            "trend_cap": getattr(g, "trend_cap", None), "trend_capped": getattr(g, "trend_capped_", None)}
     print(f"\ntool: fit+forecast {seconds:.1f} s; {len(skipped)} series left out of the fit (fewer than "
           f"lookback + horizon + 1 = {settings['lookback'] + HORIZON + 1} rows), forecast from padded/short "
           f"windows; peers: {', '.join(f'{k} {v:.1f} s' for k, v in peer_secs.items()) or 'skipped'}; "

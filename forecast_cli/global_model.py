@@ -12,6 +12,9 @@ recurrent path learns what it leaves (zero-initialised head), as for one series.
 Training windows are gathered batch by batch (``tf.gather``) from one array holding every series'
 training rows end to end with a NaN row between them; origins are offsets into it, so a window
 never crosses from one series into the next. TensorFlow is imported on first use.
+
+Forecasts of positive quarterly series extrapolate at most
+:data:`TREND_CAP` of trend a season (:func:`cap_trend`; chosen on M3 Quarterly, docs/m3.md).
 """
 from __future__ import annotations
 
@@ -30,6 +33,15 @@ STATE_VERSION = 1
 MIN_TRAIN_WINDOWS = 20
 # Most windows the closed-form linear path is fitted on (a seeded random subset beyond).
 MAX_RIDGE_WINDOWS = 100_000
+# Epochs and early-stopping patience of each network when the settings leave them to the model
+# (``epochs``/``patience`` None): the values every M3 and M4 figure was measured with.
+EPOCHS, PATIENCE = 30, 5
+# The steepest trend a forecast of a logged series may extrapolate, in log units per season
+# (:func:`cap_trend`): 0.04, about 4 % a year, where the season is a year of quarters
+# (:data:`CAPPED_SEASONS`). Chosen on M3 Quarterly's validation split (docs/m3.md); other seasons
+# (months, days, hours, weeks) were not measured, so there it is off.
+TREND_CAP = 0.04
+CAPPED_SEASONS = (4,)
 # A series whose level (median absolute target) lies outside the training series' range by more
 # than this factor is reported by :meth:`GlobalForecaster.out_of_range`.
 LEVEL_FACTOR = 10.0
@@ -77,7 +89,14 @@ class GlobalForecaster:
             scale (mean absolute seasonal difference of log values). Windows are scaled by ``s``, so
             the loss alone weighs every series like MASE does (its error over its own seasonal
             variation); the weight moves it towards relative errors (sMAPE's), which count more on
-            series that vary a lot within a season. 0 = off. Defaults to ``train.balance``.
+            series that vary a lot within a season. Used only when every series trained on is logged
+            (positive): beside a series in its own units, whose errors are not relative, the weights
+            are off (``balance_used_`` says which held). 0 = off. Defaults to ``train.balance``.
+        trend_cap: the steepest trend a forecast of a logged series may extrapolate, in log units
+            per season (:func:`cap_trend`); 0 = off. Not a setting: chosen on M3's validation split
+            (docs/m3.md). Defaults to :data:`TREND_CAP` when ``season`` is in
+            :data:`CAPPED_SEASONS` (quarters: the one season measured), else 0; it acts only where the
+            horizon holds two whole seasons (M3 Quarterly's 8 quarters).
 
     >>> import numpy as np
     >>> from forecast_cli.config import ModelConfig, TrainConfig, WindowConfig
@@ -94,7 +113,9 @@ class GlobalForecaster:
 
     def __init__(self, window: WindowConfig, model: ModelConfig, train: TrainConfig, n_targets: int,
                  season: int = 1, *, log: bool | None = None, loss: str | None = None,
-                 ensemble: int | None = None, balance: float | None = None):
+                 ensemble: int | None = None, balance: float | None = None, trend_cap: float | None = None):
+        if model.linear_fit == "auto":  # one series' choice; across series Adam (lstsq lost on M3: docs/m3.md)
+            model = replace(model, linear_fit="adam")
         self.window, self.model_cfg, self.train_cfg = window, model, train
         self.n_targets, self.season = int(n_targets), max(1, int(season))
         self.log = True if log is None else bool(log)
@@ -102,6 +123,9 @@ class GlobalForecaster:
         self.ensemble = max(1, int(model.ensemble if ensemble is None else ensemble))
         self.balance = float(train.balance if balance is None else balance)
         self.norm_lag = norm_season(window.lookback, self.season)
+        if trend_cap is None:
+            trend_cap = TREND_CAP if self.season in CAPPED_SEASONS else 0.0
+        self.trend_cap = max(0.0, float(trend_cap))
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, series: Sequence[np.ndarray], origins: Sequence[np.ndarray], *,
@@ -136,7 +160,8 @@ class GlobalForecaster:
             self.members_ = {}
             for s, o, k in zip(series, origins, keys):
                 m = GlobalForecaster(self.window, sub_model, self.train_cfg, self.n_targets, self.season,
-                                     log=self.log, loss=self.loss, ensemble=self.ensemble, balance=self.balance)
+                                     log=self.log, loss=self.loss, ensemble=self.ensemble, balance=self.balance,
+                                     trend_cap=self.trend_cap)
                 self.members_[k] = m.fit([s], [o], keys=[k], on_epoch=on_epoch)
             return self
         from . import runtime
@@ -165,9 +190,10 @@ class GlobalForecaster:
         vf = self.train_cfg.val_fraction
         parts, tr, va, tr_id, va_id = [], [], [], [], []
         offset = 0
-        self.logged_ = []
+        self.logged_, used = [], []
         for i, (s, o) in enumerate(zip(series, origins)):
             o = np.unique(np.asarray(o, dtype=np.int64))
+            used.append(bool(len(o)))
             if not len(o):
                 self.logged_.append([False] * s.shape[1])
                 continue
@@ -196,6 +222,9 @@ class GlobalForecaster:
             parts.append(z)
             parts.append(np.full((1, s.shape[1]), np.nan))
             offset += len(z) + 1
+        # relative errors mean something only on logged series: with one in its own units, none
+        self.balance_used_ = self.balance if all(all(lg[:self.n_targets]) for lg, u in zip(self.logged_, used)
+                                                 if u) else 0.0
         Z = np.concatenate(parts).astype(np.float32)
         tr, va = np.concatenate(tr), np.concatenate(va)
         tr_id, va_id = np.concatenate(tr_id), np.concatenate(va_id)
@@ -217,9 +246,10 @@ class GlobalForecaster:
         Xn, (last, scale, _) = normalise_windows(X, self.norm_lag, log=False)
         Yn = np.clip((Y - last[:, :, :T]) / scale[:, :, :T], -NORM_CLIP, NORM_CLIP)
         w = None
-        if self.balance > 0 and ids is not None:
+        balance = getattr(self, "balance_used_", self.balance)  # settled by _layout
+        if balance > 0 and ids is not None:
             logged = np.asarray(self.logged_, dtype=np.float64)[np.asarray(ids) - 1, :T]
-            w = 1.0 + self.balance * np.mean(scale[:, 0, :T] * logged, axis=-1)
+            w = 1.0 + balance * np.mean(scale[:, 0, :T] * logged, axis=-1)
         return Xn.astype(np.float64), Yn, w
 
     def _window_dataset(self, Z, origins, ids, batch_size, *, shuffle=False, id_dropout=0.0):
@@ -238,7 +268,7 @@ class GlobalForecaster:
         out_off = tf.range(1, H + 1, dtype=tf.int64)
         use_ids = self._use_ids
         seed = self.train_cfg.seed
-        balance = float(self.balance)
+        balance = float(getattr(self, "balance_used_", self.balance))
         logged = np.zeros((len(self.logged_) + 1, T), dtype=np.float32)
         logged[1:] = np.asarray(self.logged_, dtype=np.float32)[:, :T]
         logged = tf.constant(logged)
@@ -312,6 +342,22 @@ class GlobalForecaster:
             return Xn.transpose(0, 2, 1).reshape(-1, L), Yn.transpose(0, 2, 1).reshape(-1, H)
         return Xn.reshape(len(Xn), -1), Yn.reshape(len(Yn), -1)
 
+    def budget(self) -> tuple[int, int]:
+        """``(epochs, patience)`` of each network: the settings when given; else :data:`EPOCHS` and
+        :data:`PATIENCE`, the global model's own (a step budget sized for one series,
+        :func:`forecast_cli.training.train_budget`, would give M3's ~15,000 windows only 10 epochs
+        where the best epoch was 25 of 30: docs/m3.md).
+
+        >>> from forecast_cli.config import ModelConfig, TrainConfig, WindowConfig
+        >>> GlobalForecaster(WindowConfig(8, 8), ModelConfig(), TrainConfig(), 1).budget()
+        (30, 5)
+        >>> GlobalForecaster(WindowConfig(8, 8), ModelConfig(), TrainConfig(epochs=3, patience=2), 1).budget()
+        (3, 2)
+        """
+        tc = self.train_cfg
+        return (EPOCHS if tc.epochs is None else int(tc.epochs),
+                PATIENCE if tc.patience is None else int(tc.patience))
+
     def member_reads(self) -> list[int]:
         """The rows each network of the ensemble reads (the last ones of the window): ``lookback``
         for one network; with ``ensemble = k``, ``lookback * (k - j) / k`` for ``j = 0..k-1``,
@@ -375,10 +421,10 @@ class GlobalForecaster:
             linear_fit = self._fit_ridge(model, Z, tr, va, reads)
             start_weights = model.get_weights()
             start_val = float(model.evaluate(ds_va, verbose=0, callbacks=[safe_point]))
-        callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=tc.patience,
+        epochs, patience = self.budget()
+        callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                                    restore_best_weights=True), safe_point]
         if on_epoch is not None:
-            epochs = tc.epochs
 
             class _Progress(keras.callbacks.Callback):
                 def on_epoch_end(self, epoch, logs=None):
@@ -386,7 +432,7 @@ class GlobalForecaster:
 
             callbacks.append(_Progress())
         ds_tr = self._window_dataset(Z, tr, tr_id, bs, shuffle=True, id_dropout=0.1 if self._use_ids else 0.0)
-        hist = model.fit(ds_tr, validation_data=ds_va, epochs=tc.epochs, callbacks=callbacks,
+        hist = model.fit(ds_tr, validation_data=ds_va, epochs=epochs, callbacks=callbacks,
                          shuffle=False, verbose=0)
         history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
         # drop the traced training and evaluation steps: with --local, hundreds of networks would
@@ -480,7 +526,11 @@ class GlobalForecaster:
             part = inputs[i:i + batch_size] if not isinstance(inputs, tuple) else \
                 [inputs[0][i:i + batch_size], inputs[1][i:i + batch_size]]
             outs.append(self._infer(part))
-        return denormalise(np.concatenate(outs), stats)
+        out = np.concatenate(outs)
+        if self.trend_cap > 0:
+            out, capped = cap_trend(out, stats, self.trend_cap / self.season, self.season)
+            self.trend_capped_ = int(capped.sum())
+        return denormalise(out, stats)
 
     def _predict_local(self, X, keys, lengths, batch_size):
         from .baselines import SeasonalNaive
@@ -559,6 +609,7 @@ class GlobalForecaster:
         state = {"version": STATE_VERSION, "kind": "local" if self.local else "global",
                  "n_targets": self.n_targets, "n_features": self.n_features_, "season": self.season,
                  "log": self.log, "loss": self.loss, "ensemble": self.ensemble, "balance": self.balance,
+                 "trend_cap": self.trend_cap,
                  "keys": list(self.keys_),
                  "level_range": list(self.level_range_)}
         if self.local:
@@ -579,7 +630,8 @@ class GlobalForecaster:
             raise ConfigError(f"global model state of an unknown version: {state.get('version')!r}"
                               if isinstance(state, dict) else "global model state must be a JSON object")
         self = cls(window, model, train, state["n_targets"], state["season"], log=state["log"], loss=state["loss"],
-                   ensemble=int(state.get("ensemble", 1)), balance=float(state.get("balance", 0.0)))
+                   ensemble=int(state.get("ensemble", 1)), balance=float(state.get("balance", 0.0)),
+                   trend_cap=float(state.get("trend_cap", 0.0)))  # saved before the cap: none
         self.n_features_ = int(state["n_features"])
         self.keys_ = [str(k) for k in state["keys"]]
         self.level_range_ = tuple(float(v) for v in state["level_range"])
@@ -598,6 +650,54 @@ class GlobalForecaster:
         for name in ("linear_fit", "residual_scale", "best_epoch", "epochs_run"):
             setattr(self, name + "_", state.get(name))
         return self
+
+
+def _trend_design(horizon: int, season: int) -> np.ndarray | None:
+    """Columns ``[1, h]`` and, with a season, its contrasts over the steps ``h = 1..horizon``; None
+    where a trend cannot be told from the season (a horizon under two whole seasons, or under 3
+    steps): a straight line through part of a seasonal swing is no trend."""
+    if horizon < 3 or (season > 1 and horizon < 2 * season):
+        return None
+    h = np.arange(1, horizon + 1)
+    cols = [np.ones(horizon), h.astype(np.float64)]
+    cols += [(h % season == j).astype(np.float64) - (h % season == 0) for j in range(1, season)]
+    return np.column_stack(cols)
+
+
+def cap_trend(Yn: np.ndarray, stats, cap: float, season: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised forecast paths ``(n, horizon, T)`` whose linear trend is at most ``cap`` log
+    units a step, up or down, on logged windows (``stats`` from
+    :func:`forecast_cli.windows.normalise_windows`); ``(paths, capped)``, ``capped`` ``(n, T)``
+    True where a trend was cut.
+
+    Each path is split by least squares into a level, a trend ``beta h`` and a seasonal profile
+    (paths shorter than two seasons are left alone: their trend cannot be told from the season);
+    a trend steeper than ``cap`` (``beta`` times the window's scale, in logs) is replaced by
+    ``+-cap`` and the level and seasonal profile are kept. Why: on
+    M3 the network never forecast a falling trend and extrapolated steep rises that did not last
+    (docs/m3.md); damped-trend ETS's lesson, as a bound. Hand-written: one least-squares
+    projection over the horizon, a few lines of NumPy. Windows in their own units are left alone.
+
+    >>> from forecast_cli.windows import normalise_windows
+    >>> X = np.exp(0.1 * np.arange(8.0))[None, :, None]     # rising 0.1 in logs a step
+    >>> Xn, stats = normalise_windows(X, 1)
+    >>> Yn = Xn[:, -1:, :] + 1.0 * np.arange(1, 5.0)[None, :, None]   # the trend continued
+    >>> out, capped = cap_trend(Yn, stats, 0.01)
+    >>> np.round(np.diff(out[0, :, 0] * stats[1][0, 0, 0]), 6).tolist(), capped.tolist()
+    ([0.01, 0.01, 0.01], [[True]])
+    """
+    Yn = np.asarray(Yn, dtype=np.float64)
+    D = _trend_design(Yn.shape[1], season)
+    if D is None or cap <= 0:
+        return Yn, np.zeros((len(Yn), Yn.shape[2]), dtype=bool)
+    _, scale, logged = stats
+    T = Yn.shape[2]
+    scale, logged = scale[:, 0, :T], logged[:, 0, :T]
+    beta = np.einsum("h,nht->nt", np.linalg.pinv(D)[1], Yn)
+    capped = logged & (np.abs(beta * scale) > cap)
+    new = np.where(capped, np.sign(beta) * cap / scale, beta)
+    h = np.arange(1, Yn.shape[1] + 1, dtype=np.float64)
+    return Yn + (new - beta)[:, None, :] * h[None, :, None], capped
 
 
 def _pad(X, lengths, season):

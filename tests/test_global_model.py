@@ -97,10 +97,12 @@ def test_tf_pipeline_scales_like_numpy(fitted):
     np.testing.assert_allclose(np.asarray(yb), Yn, atol=1e-4)
     g.balance = 5.0  # loss weights: 1 + 5 x the window's scale of log values, the same in both
     try:
+        g._layout(series, _train_origins(series))  # the weights in use are settled there
         _, _, wb = next(iter(g._window_dataset(Z, tr[:50], tr_id[:50], 50)))
         _, _, w = g._normalised(Z, tr[:50], tr_id[:50])
     finally:
         g.balance = 0.0
+        g._layout(series, _train_origins(series))
     assert w.min() > 1.0
     np.testing.assert_allclose(np.asarray(wb), np.repeat(w[:, None], H, axis=1), rtol=1e-5)
 
@@ -234,3 +236,85 @@ def test_ensemble_over_lookbacks_is_one_keras_model(tmp_path):
                                      TrainConfig(epochs=1))
     win = np.stack([s[CUT - L + 1:CUT + 1] for s in series])
     np.testing.assert_allclose(g2.predict_windows(win, keys=KEYS), g.predict_windows(win, keys=KEYS), rtol=1e-5)
+
+
+def test_trend_cap_bounds_steep_logged_trends_and_keeps_the_season():
+    from forecast_cli.global_model import cap_trend
+
+    t = np.arange(8.0)
+    season = np.tile([0.02, -0.02, 0.03, -0.03], 2)
+    X = np.exp(np.stack([0.1 * t + season, 0.001 * t + season]))[:, :, None]  # steep, gentle
+    Xn, stats = normalise_windows(X, 4)
+    scale = stats[1][:, 0, 0]
+    h = np.arange(1, 9.0)
+    # paths in log units: level 0.05, the window's trend continued, the seasonal profile
+    logs = np.stack([0.05 + 0.1 * h + season, 0.05 + 0.001 * h + season])
+    Yn = (logs / scale[:, None])[:, :, None]
+    out, capped = cap_trend(Yn, stats, 0.01, season=4)
+    assert capped[:, 0].tolist() == [True, False]
+    got = out[:, :, 0] * scale[:, None]
+    np.testing.assert_allclose(got[0], 0.05 + 0.01 * h + season, atol=1e-9)  # trend cut to 0.01 a step
+    np.testing.assert_allclose(got[1], logs[1], atol=1e-12)                   # gentle: unchanged
+    falling = cap_trend(-Yn, stats, 0.01, season=4)[0][0, :, 0] * scale[0]
+    np.testing.assert_allclose(falling, -0.05 - 0.01 * h - season, atol=1e-9)  # down as well as up
+    # windows in their own units (not logged) are never capped
+    _, raw_stats = normalise_windows(X, 4, log=False)
+    out_raw, capped_raw = cap_trend(Yn, raw_stats, 0.01, season=4)
+    assert not capped_raw.any() and np.array_equal(out_raw, Yn)
+
+
+def test_trend_cap_defaults_by_season_and_survives_the_state(fitted):
+    def make(season, **kw):
+        return GlobalForecaster(WindowConfig(8, 8), ModelConfig(), TrainConfig(), 1, season, **kw)
+
+    assert [make(4).trend_cap, make(12).trend_cap, make(24).trend_cap, make(7).trend_cap] == [0.04, 0.0, 0.0, 0.0]
+    assert make(4, trend_cap=0).trend_cap == 0.0 and make(24, trend_cap=0.1).trend_cap == 0.1
+    series, g = fitted  # season 12 (months: not measured): no cap by default; even with one, 6 steps hold no two seasons
+    assert g.trend_cap == 0.0 and g.get_state()["trend_cap"] == 0.0
+    g.trend_cap = 0.04
+    win = np.exp(0.2 * np.arange(L, dtype=float))[None, :, None]  # rising 20 % a step
+    g.predict_windows(win)
+    assert g.trend_capped_ == 0
+    state = {k: v for k, v in g.get_state().items() if k != "trend_cap"}  # a state saved before the cap
+    old = GlobalForecaster.from_state(state, g.keras_models(), FAST["window"], _model(), FAST["train"])
+    assert old.trend_cap == 0.0
+    # the same network as a season-3 model (6 steps: two seasons): capped at 0.04 / 3 in logs a step
+    capped = GlobalForecaster.from_state({**state, "season": 3, "trend_cap": 0.04}, g.keras_models(),
+                                         FAST["window"], _model(), FAST["train"])
+    free = GlobalForecaster.from_state({**state, "season": 3}, g.keras_models(), FAST["window"], _model(),
+                                       FAST["train"])
+    steep, loose = (np.log(m.predict_windows(win)[0, :, 0]) for m in (capped, free))
+    assert capped.trend_capped_ == 1
+
+    def slope(path):  # the trend beside a season-3 profile, as cap_trend measures it
+        d = np.column_stack([np.ones(H), np.arange(1, H + 1), np.tile([1.0, 0, -1], 2), np.tile([0, 1.0, -1], 2)])
+        return np.linalg.lstsq(d, path, rcond=None)[0][1]
+
+    assert abs(slope(steep)) == pytest.approx(0.04 / 3, abs=1e-6) and abs(slope(loose)) > 0.04 / 3
+
+
+def test_epochs_and_patience_left_to_the_model_are_30_and_5():
+    g = GlobalForecaster(WindowConfig(8, 8), ModelConfig(), TrainConfig(epochs=None, patience=None), 1, 4)
+    assert g.budget() == (30, 5)
+    assert GlobalForecaster(WindowConfig(8, 8), ModelConfig(), TrainConfig(epochs=7, patience=2), 1, 4).budget() == (7, 2)
+
+
+def test_balance_weights_only_when_every_trained_series_is_logged():
+    series = _series()
+    negative = [series[0] - 100.0, *series[1:]]  # one series below zero: scaled in its own units
+    tc = TrainConfig(epochs=1, batch_size=64, patience=1, balance=1000.0)
+    for data, used in ((series, 1000.0), (negative, 0.0)):
+        g = GlobalForecaster(FAST["window"], _model(), tc, n_targets=1, season=M)
+        Z, tr, va, tr_id, va_id = g._layout(data, _train_origins(data))
+        assert g.balance_used_ == used
+        w = g._normalised(Z, tr[:5], tr_id[:5])[2]
+        assert (w is None) == (used == 0.0)
+        if w is not None:
+            assert (w > 1.0).all()
+
+
+def test_linear_fit_auto_means_adam_across_series():
+    g = GlobalForecaster(WindowConfig(8, 8), ModelConfig(linear_fit="auto"), TrainConfig(), 1, 4)
+    assert g.model_cfg.linear_fit == "adam"
+    assert GlobalForecaster(WindowConfig(8, 8), ModelConfig(linear_fit="lstsq"), TrainConfig(), 1, 4) \
+        .model_cfg.linear_fit == "lstsq"

@@ -25,8 +25,8 @@ the lowest mean of its sMAPE and MASE relative to SeasonalNaive's (an OWA-style 
 
 ``--validation`` carves a validation split from the histories (each loses its last 8 quarters,
 which become the targets; the test quarters are dropped unread): settings are chosen there only
-(docs/m3.md) and set in :data:`PRESET`; the global model's trend cap (season 4) is the
-library's own default (``forecast_cli.global_model.TREND_CAP``). ``--series N`` keeps the
+(docs/m3.md) and set in :data:`PRESET`; the global model's trend cap and trend band (season 4)
+are the library's own defaults (``forecast_cli.global_model.TREND_CAP``, ``TREND_BAND``). ``--series N`` keeps the
 first N series (quick checks only). ``--no-peers`` skips statsforecast (validation sweeps; the
 peers' figures do not depend on the settings).
 
@@ -256,10 +256,14 @@ def main(argv=None) -> int:
     lengths = np.array([len(v) for v in hist.values()])
     print_tables(scores, cats, f"M3 Quarterly, {len(hist)} series (histories of {lengths.min()}-{lengths.max()} "
                                f"quarters), horizon {HORIZON}, {split}, seed {args.seed}")
+    from forecast_cli import global_model as gm
+
     skipped = list(getattr(fc, "skipped_", []))
     g = fc.net_
     info = {"best_epoch": getattr(g, "best_epoch_", None), "epochs_run": getattr(g, "epochs_run_", None),
-            "trend_cap": getattr(g, "trend_cap", None), "trend_capped": getattr(g, "trend_capped_", None)}
+            "trend_cap": getattr(g, "trend_cap", None),
+            "trend_band": gm.TREND_BAND if getattr(g, "trend_cap", 0) else None,
+            "trend_capped": getattr(g, "trend_capped_", None)}
     print(f"\ntool: fit+forecast {seconds:.1f} s; {len(skipped)} series left out of the fit (fewer than "
           f"lookback + horizon + 1 = {settings['lookback'] + HORIZON + 1} rows), forecast from padded/short "
           f"windows; peers: {', '.join(f'{k} {v:.1f} s' for k, v in peer_secs.items()) or 'skipped'}; "

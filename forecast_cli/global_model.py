@@ -14,7 +14,9 @@ training rows end to end with a NaN row between them; origins are offsets into i
 never crosses from one series into the next. TensorFlow is imported on first use.
 
 Forecasts of positive quarterly series extrapolate at most
-:data:`TREND_CAP` of trend a season (:func:`cap_trend`; chosen on M3 Quarterly, docs/m3.md).
+:data:`TREND_CAP` of trend a season (:func:`cap_trend`); a series the model was fitted on keeps its
+trend within :data:`TREND_BAND` of the range between 0 and half its own long-run trend (chosen on M3
+Quarterly, docs/m3.md).
 """
 from __future__ import annotations
 
@@ -42,6 +44,12 @@ EPOCHS, PATIENCE = 30, 5
 # (months, days, hours, weeks) were not measured, so there it is off.
 TREND_CAP = 0.04
 CAPPED_SEASONS = (4,)
+# For a series the model was fitted on, the band of trends a forecast may extrapolate is instead
+# [min(c, 0) - TREND_BAND, max(c, 0) + TREND_BAND] a season, ``c`` HISTORY_TREND_SHARE times the
+# trend of its training rows (:func:`history_trend`: Theta's half of the long-run slope); both chosen on
+# M3's validation split (docs/m3.md).
+TREND_BAND = 0.014
+HISTORY_TREND_SHARE = 0.5
 # A series whose level (median absolute target) lies outside the training series' range by more
 # than this factor is reported by :meth:`GlobalForecaster.out_of_range`.
 LEVEL_FACTOR = 10.0
@@ -96,7 +104,10 @@ class GlobalForecaster:
             per season (:func:`cap_trend`); 0 = off. Not a setting: chosen on M3's validation split
             (docs/m3.md). Defaults to :data:`TREND_CAP` when ``season`` is in
             :data:`CAPPED_SEASONS` (quarters: the one season measured), else 0; it acts only where the
-            horizon holds two whole seasons (M3 Quarterly's 8 quarters).
+            horizon holds two whole seasons (M3 Quarterly's 8 quarters). With a cap, each fitted
+            series' long-run trend is recorded (``history_trend_``, by key) and a forecast for that
+            key keeps its trend in ``[min(c, 0) - TREND_BAND, max(c, 0) + TREND_BAND]`` a season,
+            ``c`` half that trend (:data:`HISTORY_TREND_SHARE`); unknown keys get ``+-trend_cap``.
 
     >>> import numpy as np
     >>> from forecast_cli.config import ModelConfig, TrainConfig, WindowConfig
@@ -155,6 +166,7 @@ class GlobalForecaster:
             raise DataError("every series must have the same columns.")
         self.keys_ = keys
         self._record_levels(series, origins)
+        self._record_trends(series, origins, keys)
         if self.model_cfg.local:
             sub_model = replace(self.model_cfg, local=False, id_embedding=0)
             self.members_ = {}
@@ -182,6 +194,21 @@ class GlobalForecaster:
         lv = np.asarray(levels)
         lv = lv[np.isfinite(lv)]
         self.level_range_ = (float(lv.min()), float(lv.max())) if len(lv) else (0.0, 0.0)
+
+    def _record_trends(self, series, origins, keys):
+        """Each fitted series' long-run trend (:data:`HISTORY_TREND_SHARE` times
+        :func:`history_trend` of its training rows, log units a step; NaN where not positive), by
+        key, for the trend band of :meth:`predict_windows`; none without a trend cap."""
+        self.history_trend_ = {}
+        if self.trend_cap <= 0 or not self.log:
+            return
+        L, H, T = self.window.lookback, self.window.horizon, self.n_targets
+        for s, o, k in zip(series, origins, keys):
+            o = np.asarray(o, dtype=np.int64)
+            if len(o):
+                rows = s[max(0, int(o.min()) - L + 1):int(o.max()) + H + 1, :T]
+                self.history_trend_[k] = [HISTORY_TREND_SHARE * history_trend(rows[:, j], self.season)
+                                          for j in range(T)]
 
     def _layout(self, series, origins):
         """The training array (every series' used rows, logged where positive, NaN row between),
@@ -528,7 +555,10 @@ class GlobalForecaster:
             outs.append(self._infer(part))
         out = np.concatenate(outs)
         if self.trend_cap > 0:
-            out, capped = cap_trend(out, stats, self.trend_cap / self.season, self.season)
+            trends = getattr(self, "history_trend_", {})
+            centre = np.array([trends.get(k, [np.nan] * T) for k in keys], dtype=np.float64).reshape(n, T)
+            out, capped = cap_trend(out, stats, self.trend_cap / self.season, self.season, centre=centre,
+                                    band=TREND_BAND / self.season)
             self.trend_capped_ = int(capped.sum())
         return denormalise(out, stats)
 
@@ -549,7 +579,7 @@ class GlobalForecaster:
                 Xp = X[idx] if ln is None else _pad(X[idx], ln, self.season)
                 out[idx] = np.stack([sn.predict(w, [len(w) - 1])[0] for w in Xp])
                 continue
-            out[idx] = member.predict_windows(X[idx], lengths=ln, batch_size=batch_size)
+            out[idx] = member.predict_windows(X[idx], keys=[k] * len(idx), lengths=ln, batch_size=batch_size)
         return out
 
     def _infer(self, x):
@@ -610,6 +640,8 @@ class GlobalForecaster:
                  "n_targets": self.n_targets, "n_features": self.n_features_, "season": self.season,
                  "log": self.log, "loss": self.loss, "ensemble": self.ensemble, "balance": self.balance,
                  "trend_cap": self.trend_cap,
+                 "history_trend": {k: [None if not np.isfinite(v) else float(v) for v in vs]
+                                   for k, vs in getattr(self, "history_trend_", {}).items()},
                  "keys": list(self.keys_),
                  "level_range": list(self.level_range_)}
         if self.local:
@@ -635,6 +667,9 @@ class GlobalForecaster:
         self.n_features_ = int(state["n_features"])
         self.keys_ = [str(k) for k in state["keys"]]
         self.level_range_ = tuple(float(v) for v in state["level_range"])
+        # saved before the trend band: none (every series gets the plain cap)
+        self.history_trend_ = {str(k): [np.nan if v is None else float(v) for v in vs]
+                               for k, vs in state.get("history_trend", {}).items()}
         if state["kind"] == "local":
             if len(keras_models) != len(self.keys_):
                 raise ConfigError(f"{len(keras_models)} networks for {len(self.keys_)} local series.")
@@ -664,11 +699,15 @@ def _trend_design(horizon: int, season: int) -> np.ndarray | None:
     return np.column_stack(cols)
 
 
-def cap_trend(Yn: np.ndarray, stats, cap: float, season: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def cap_trend(Yn: np.ndarray, stats, cap: float, season: int = 1, *, centre=None,
+              band: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Normalised forecast paths ``(n, horizon, T)`` whose linear trend is at most ``cap`` log
     units a step, up or down, on logged windows (``stats`` from
     :func:`forecast_cli.windows.normalise_windows`); ``(paths, capped)``, ``capped`` ``(n, T)``
-    True where a trend was cut.
+    True where a trend was cut. Where ``centre`` ``(n, T)`` is finite (the series' own long-run
+    trend, log units a step), the trend is kept in ``[min(centre, 0) - band, max(centre, 0) + band]``
+    instead: a series whose history fell may forecast a fall, one that rose a rise, and neither
+    much beyond it (M3: docs/m3.md).
 
     Each path is split by least squares into a level, a trend ``beta h`` and a seasonal profile
     (paths shorter than two seasons are left alone: their trend cannot be told from the season);
@@ -694,10 +733,36 @@ def cap_trend(Yn: np.ndarray, stats, cap: float, season: int = 1) -> tuple[np.nd
     T = Yn.shape[2]
     scale, logged = scale[:, 0, :T], logged[:, 0, :T]
     beta = np.einsum("h,nht->nt", np.linalg.pinv(D)[1], Yn)
-    capped = logged & (np.abs(beta * scale) > cap)
-    new = np.where(capped, np.sign(beta) * cap / scale, beta)
+    lo, hi = np.full(beta.shape, -cap), np.full(beta.shape, cap)
+    if centre is not None:
+        c = np.asarray(centre, dtype=np.float64).reshape(beta.shape)
+        ok = np.isfinite(c)
+        c = np.where(ok, c, 0.0)
+        lo = np.where(ok, np.minimum(c, 0.0) - band, lo)
+        hi = np.where(ok, np.maximum(c, 0.0) + band, hi)
+    slope = beta * scale  # log units a step
+    capped = logged & ((slope < lo) | (slope > hi))
+    new = np.where(capped, np.clip(slope, lo, hi) / scale, beta)
     h = np.arange(1, Yn.shape[1] + 1, dtype=np.float64)
     return Yn + (new - beta)[:, None, :] * h[None, :, None], capped
+
+
+def history_trend(y: np.ndarray, season: int = 1) -> float:
+    """The least-squares slope of ``log y`` on time beside one mean per season position (log units
+    a step) over the finite rows of ``y``; NaN when ``y`` is not positive or holds under two seasons
+    (and 3 rows). Hand-written: one small least-squares fit (``np.polyfit`` takes no season means).
+
+    >>> t = np.arange(12.0)
+    >>> round(history_trend(np.exp(0.02 * t + np.tile([0.1, -0.1, 0.2, -0.2], 3)), 4), 6)
+    0.02
+    """
+    y = np.asarray(y, dtype=np.float64)
+    t = np.flatnonzero(np.isfinite(y))
+    season = max(1, int(season))
+    if len(t) < max(3, 2 * season) or (y[t] <= 0).any():
+        return float("nan")
+    A = np.column_stack([t.astype(np.float64)] + [(t % season == j).astype(np.float64) for j in range(season)])
+    return float(np.linalg.lstsq(A, np.log(y[t]), rcond=None)[0][0])
 
 
 def _pad(X, lengths, season):

@@ -318,3 +318,73 @@ def test_linear_fit_auto_means_adam_across_series():
     assert g.model_cfg.linear_fit == "adam"
     assert GlobalForecaster(WindowConfig(8, 8), ModelConfig(linear_fit="lstsq"), TrainConfig(), 1, 4) \
         .model_cfg.linear_fit == "lstsq"
+
+
+
+def test_history_trend_is_the_deseasonalised_log_slope():
+    from forecast_cli.global_model import history_trend
+
+    t = np.arange(20.0)
+    y = np.exp(3 - 0.03 * t + np.tile([0.2, -0.1, 0.05, -0.15], 5))
+    assert history_trend(y, 4) == pytest.approx(-0.03, abs=1e-12)
+    y_gap = y.copy()
+    y_gap[7] = np.nan  # a missing row is left out
+    assert history_trend(y_gap, 4) == pytest.approx(-0.03, abs=1e-12)
+    assert np.isnan(history_trend(y - y.max(), 4))  # not positive: no log trend
+    assert np.isnan(history_trend(y[:7], 4))        # under two seasons
+
+
+def test_trend_band_follows_the_series_own_history():
+    from forecast_cli.global_model import cap_trend
+
+    h = np.arange(1, 9.0)
+    season = np.tile([0.02, -0.02, 0.03, -0.03], 2)
+    X = np.exp(np.tile(0.001 * np.arange(8.0) + season, (3, 1)))[:, :, None]
+    Xn, stats = normalise_windows(X, 4)
+    scale = stats[1][:, 0, 0]
+    logs = np.stack([0.05 + b * h + season for b in (-0.02, 0.02, -0.02)])  # falling, rising, falling
+    Yn = (logs / scale[:, None])[:, :, None]
+    centre = np.array([[-0.015], [-0.015], [np.nan]])  # two series whose history fell, one unknown
+    out, capped = cap_trend(Yn, stats, 0.01, season=4, centre=centre, band=0.0035)
+    got = out[:, :, 0] * scale[:, None]
+    # falling history: a fall is kept down to centre - band; a rise is cut to +band; unknown: +-cap
+    np.testing.assert_allclose(got[0], 0.05 - 0.0185 * h + season, atol=1e-9)
+    np.testing.assert_allclose(got[1], 0.05 + 0.0035 * h + season, atol=1e-9)
+    np.testing.assert_allclose(got[2], 0.05 - 0.01 * h + season, atol=1e-9)
+    assert capped[:, 0].tolist() == [True, True, True]
+    gentle = (np.stack([0.05 - 0.01 * h + season]) / scale[:1, None])[:, :, None]
+    assert not cap_trend(gentle, (stats[0][:1], stats[1][:1], stats[2][:1]), 0.01, 4, centre=centre[:1],
+                         band=0.0035)[1].any()  # inside [-0.0185, 0.0035]: unchanged
+
+
+def test_trend_band_is_recorded_at_fit_and_used_by_key(fitted):
+    from forecast_cli.global_model import HISTORY_TREND_SHARE
+
+    t = np.arange(40.0)
+    data = [np.exp(4 + b * t + np.tile([0.1, -0.1, 0.05, -0.05], 10))[:, None] for b in (-0.02, 0.01)]
+    g = GlobalForecaster(WindowConfig(8, 8), ModelConfig(), TrainConfig(), 1, 4)
+    g._record_trends(data, [np.arange(7, 32)] * 2, ["down", "up"])
+    assert g.history_trend_["down"][0] == pytest.approx(HISTORY_TREND_SHARE * -0.02, abs=1e-9)
+    assert g.history_trend_["up"][0] == pytest.approx(HISTORY_TREND_SHARE * 0.01, abs=1e-9)
+    g12 = GlobalForecaster(WindowConfig(8, 8), ModelConfig(), TrainConfig(), 1, 12)
+    g12._record_trends(data, [np.arange(7, 32)] * 2, ["down", "up"])
+    assert g12.history_trend_ == {}  # no cap (season 12): no band
+    # the fitted network as a capped season-3 model: a known key's band, an unknown key the plain cap
+    series, fg = fitted
+    state = {**fg.get_state(), "season": 3, "trend_cap": 0.04, "history_trend": {"flat": [-0.03]}}
+    m = GlobalForecaster.from_state(json.loads(json.dumps(state)), fg.keras_models(), FAST["window"], _model(),
+                                    FAST["train"])
+    assert m.history_trend_ == {"flat": [-0.03]} and fg.get_state()["history_trend"] == {}  # season 12: none
+    win = np.exp(-0.2 * np.arange(L, dtype=float))[None, :, None]  # falling 20 % a step
+
+    def slope(path):
+        d = np.column_stack([np.ones(H), np.arange(1, H + 1), np.tile([1.0, 0, -1], 2), np.tile([0, 1.0, -1], 2)])
+        return np.linalg.lstsq(d, np.log(path), rcond=None)[0][1]
+
+    from forecast_cli.global_model import TREND_BAND
+    known, unknown = (m.predict_windows(win, keys=[k])[0, :, 0] for k in ("flat", "other"))
+    assert slope(known) == pytest.approx(-0.03 - TREND_BAND / 3, abs=1e-6)
+    assert slope(unknown) == pytest.approx(-0.04 / 3, abs=1e-6)
+    old = {k: v for k, v in state.items() if k != "history_trend"}  # saved before the band
+    assert GlobalForecaster.from_state(old, fg.keras_models(), FAST["window"], _model(),
+                                       FAST["train"]).history_trend_ == {}

@@ -46,7 +46,8 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
              test_size: int | None = None, by_step: bool = False, predictions_path=None,
              on_fold: Callable[[int, int], None] | None = None,
              on_epoch: Callable[[int, int, dict], None] | None = None, strict: bool = False,
-             on_forecasts: Callable | None = None, on_fold_done: Callable[[dict], None] | None = None) -> dict:
+             on_forecasts: Callable | None = None, on_fold_done: Callable[[dict], None] | None = None,
+             map_folds: Callable | None = None) -> dict:
     """Cross-validate the network against the baselines on a CSV through
     :meth:`Forecaster.cross_validate <forecast_cli.forecaster.Forecaster.cross_validate>`; return the
     JSON-ready result.
@@ -71,7 +72,7 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
             raise ConfigError("--by-step applies to one series; with many series the metrics are per series")
         return evaluate_many(source, data, window, model, train, folds=folds, season=season, test_size=test_size,
                              predictions_path=predictions_path, strict=strict, on_fold=on_fold,
-                             on_forecasts=on_forecasts, on_fold_done=on_fold_done)
+                             on_forecasts=on_forecasts, on_fold_done=on_fold_done, map_folds=map_folds)
     if strict:
         raise ConfigError("--strict applies to many series (a long file with --id-col, a folder or a glob)")
     fc = Forecaster(**_flat_settings(data, window, model, train, season))
@@ -81,7 +82,7 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
     ds = _load_one(source, data)
     frame = fc.cross_validate(ds, id_col=None, folds=folds, cv=cv, test_size=test_size, by_step=by_step,
                               predictions=predictions_path is not None or on_forecasts is not None,
-                              on_fold=on_fold, on_epoch=on_epoch, on_fold_done=on_fold_done)
+                              on_fold=on_fold, on_epoch=on_epoch, on_fold_done=on_fold_done, map_folds=map_folds)
     result = dict(frame.attrs.pop("metrics"))
     m = result.pop("season")
     if on_forecasts is not None:
@@ -136,7 +137,7 @@ def load_many(source, data: DataConfig, window: WindowConfig, *, strict: bool = 
 def evaluate_many(source, data: DataConfig, window: WindowConfig = WindowConfig(), model: ModelConfig = ModelConfig(),
                   train: TrainConfig = TrainConfig(), *, folds: int = 5, season: int | None = None,
                   test_size: int | None = None, step: int | None = None, predictions_path=None, strict: bool = False,
-                  warn=None, on_fold=None, on_forecasts=None, on_fold_done=None) -> dict:
+                  warn=None, on_fold=None, on_forecasts=None, on_fold_done=None, map_folds=None) -> dict:
     """Cross-validate on many series by common cutoffs (:meth:`Forecaster.cross_validate`); JSON-ready.
 
     With ``predictions_path``, every test forecast goes there as a long CSV (id, fold, cutoff, ds,
@@ -151,7 +152,7 @@ def evaluate_many(source, data: DataConfig, window: WindowConfig = WindowConfig(
     panel = load_many(source, data, window, strict=strict, warn=warn)
     fc = Forecaster(**_flat_settings(data, window, model, train, season))
     frame = fc.cross_validate(panel, folds=folds, test_size=test_size, step=step, on_fold=on_fold,
-                              on_fold_done=on_fold_done)
+                              on_fold_done=on_fold_done, map_folds=map_folds)
     result = dict(frame.attrs.pop("metrics"))
     if on_forecasts is not None:
         on_forecasts(frame)

@@ -186,6 +186,35 @@ PlotOpt = Annotated[Optional[str], typer.Option(
     help="Also draw it: FILE.png, .svg, .pdf, or - (the terminal, on stderr).")]
 
 
+CLUSTER_PANEL = "Cluster (Dask)"
+SchedulerOpt = Annotated[Optional[str], typer.Option(
+    "--scheduler", envvar=_env("scheduler"), show_envvar=False, metavar="ADDRESS", show_default=False,
+    rich_help_panel=CLUSTER_PANEL,
+    help="Run on a running Dask cluster: its scheduler's address (tcp://host:8786). Needs forecast-cli\\[dask].")]
+WorkersOpt = Annotated[Optional[int], typer.Option(
+    "--workers", min=1, envvar=_env("workers"), show_envvar=False, metavar="N", show_default=False,
+    rich_help_panel=CLUSTER_PANEL,
+    help="Run on a local Dask cluster of N worker processes, started and stopped here. Needs forecast-cli\\[dask].")]
+
+
+def _cluster(scheduler: Optional[str], workers: Optional[int]):
+    """The Dask cluster of ``--scheduler``/``--workers`` as a context (yields a
+    :class:`~forecast_cli.cluster.Cluster`), or a context yielding None: then Dask is never imported."""
+    if scheduler is None and workers is None:
+        return _nullcontext()
+    from .cluster import open_cluster
+
+    return open_cluster(scheduler, workers, on_info=_echo_err if STATE.verbose and not STATE.quiet else None)
+
+
+def _cluster_checked(scheduler: Optional[str], workers: Optional[int]) -> None:
+    """Refuse both options at once, or a bad address, before any work (imports no Dask)."""
+    if scheduler is not None or workers is not None:
+        from .cluster import check_options
+
+        check_options(scheduler, workers)
+
+
 def _plot_checked(plot: Optional[str], inputs) -> None:
     """Refuse a bad --plot target before any work (training can take minutes)."""
     if plot is not None:
@@ -263,10 +292,31 @@ def _progress_enabled() -> bool:
 
 
 # ----------------------------------------------------------------------------- callback
-def _version(value: bool):
+def _version(ctx: typer.Context, value: bool):
+    """``--version``: noted here, printed by the root callback once ``--verbose`` is known too."""
     if value:
-        typer.echo(f"forecast-cli {__version__}")
-        raise typer.Exit()
+        ctx.meta["forecast_version"] = True
+
+
+def _print_version(verbose: bool) -> None:
+    """The version; with ``--verbose`` also what TensorFlow sees (it imports TensorFlow: seconds) and
+    whether the Dask extra is installed. ``--version`` alone stays cheap."""
+    typer.echo(f"forecast-cli {__version__}")
+    if not verbose:
+        return
+    from importlib import metadata
+
+    from .runtime import devices
+
+    seen = devices()
+    typer.echo(f"tensorflow {seen['tensorflow']}: {', '.join(seen['devices']) or 'no device'}"
+               + (" (GPU)" if seen["gpu"] else ""))
+    for note in seen["notes"]:
+        typer.echo(f"note: {note}")
+    try:
+        typer.echo(f"dask {metadata.version('distributed')}: --workers and --scheduler available")
+    except metadata.PackageNotFoundError:
+        typer.echo("dask: not installed (--workers and --scheduler need: pip install 'forecast-cli[dask]')")
 
 
 def _load_config(ctx: typer.Context, path: Optional[Path]) -> dict:
@@ -292,7 +342,8 @@ def _load_config(ctx: typer.Context, path: Optional[Path]) -> dict:
 def _root(
     ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+                                          help="Print the version and exit; with --verbose, also the devices "
+                                               "TensorFlow sees (loads it).")] = False,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file of option defaults "
                                                    "(flags > FORECAST_* variables > file > built-in).",
                                                    show_default=False)] = None,
@@ -307,6 +358,9 @@ def _root(
     in 'score', 130 interrupted.
     """
     STATE.quiet, STATE.verbose, STATE.debug, STATE.no_color = quiet, verbose, debug, no_color
+    if ctx.meta.get("forecast_version"):
+        _print_version(verbose)
+        raise typer.Exit()
     if ctx.invoked_subcommand is None:
         typer.echo(ctx.get_help())
         raise typer.Exit(0)
@@ -381,6 +435,8 @@ def evaluate(
     json_lines: Annotated[bool, typer.Option(
         "--json-lines", metavar="", rich_help_panel=OUTPUT_PANEL,
         help="One JSON object per finished fold, then the result.")] = False,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     debug: DebugOpt = False,
@@ -398,6 +454,7 @@ def evaluate(
 
         raise ConfigError("--json and --json-lines both write JSON to stdout; choose one")
     _plot_checked(plot, data)
+    _cluster_checked(scheduler, workers)
     kept, n_folds = [], [folds]
 
     def json_line(obj: dict) -> None:
@@ -410,13 +467,14 @@ def evaluate(
         n_folds[0] = n
         prog.on_fold(k, n)
 
-    with _Progress(_progress_enabled()) as prog:
+    with _cluster(scheduler, workers) as cluster, _Progress(_progress_enabled()) as prog:
         result = api.evaluate(_source(data), *settings, folds=folds, cv=cv, season=settings.season, test_size=test_size,
                               by_step=by_step, predictions_path=predictions, on_fold=on_fold,
                               on_epoch=prog.on_epoch, strict=strict,
                               on_forecasts=kept.append if plot is not None else None,
                               on_fold_done=(lambda e: json_line({"type": "fold", "of": n_folds[0], **e}))
-                              if json_lines else None)
+                              if json_lines else None,
+                              **({"map_folds": cluster.map} if cluster is not None else {}))
     _warn_skipped(result)
     if json_lines:
         json_line({"type": "result", **result})
@@ -596,6 +654,8 @@ def score(
     combined: Annotated[bool, typer.Option(
         "--combined", help="One file, OUTDIR/combined.forecast.csv, with every forecast and a first column 'input', "
                            "instead of one file per input.")] = False,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -609,6 +669,7 @@ def score(
     _setup(quiet, verbose, debug, no_color)
     from . import scoring
 
+    _cluster_checked(scheduler, workers)
     bar = _progress_enabled()
     state = {"progress": None, "task": None}
 
@@ -651,11 +712,12 @@ def score(
                                      TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
                                      console=_stderr_console(), transient=True)
     ctx = state["progress"] if state["progress"] is not None else _nullcontext()
-    with ctx:
+    with _cluster(scheduler, workers) as cluster, ctx:
         summary = scoring.score(bundle, inputs, output, steps=steps, levels=level or (80.0, 95.0),
                                 skip_existing=skip_existing, batch_size=batch_size, fmt=fmt, combined=combined,
                                 min_age=min_age, date_format=date_format, dayfirst=dayfirst,
-                                id_col=id_col, on_file=on_file, on_start=on_start, on_warning=on_warning)
+                                id_col=id_col, on_file=on_file, on_start=on_start, on_warning=on_warning,
+                                **({"cluster": cluster} if cluster is not None else {}))
     code = scoring.exit_code(summary)
     if json_out:
         _print_json(summary)
@@ -717,6 +779,8 @@ def tune(
     plot: Annotated[Optional[str], typer.Option(
         "--plot", metavar="FILE", show_default=False, rich_help_panel=OUTPUT_PANEL,
         help="Draw the optimisation history and importances: FILE.png, .svg or .pdf. Needs forecast-cli\\[plot].")] = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     strict: StrictOpt = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -741,18 +805,20 @@ def tune(
         from .files import check_output
 
         check_output(output, example="best.toml", inputs=tuple(data))
+    _cluster_checked(scheduler, workers)
     from .tune import tune as run_tune
     from .tune import write_best_toml
     from .tune_report import LiveTrials, render_tune
 
     live = LiveTrials(_stderr_console()) if _progress_enabled() else None
-    with live if live is not None else _nullcontext():
+    with _cluster(scheduler, workers) as cluster, live if live is not None else _nullcontext():
         result = run_tune(_source(data), settings, trials=trials, timeout=timeout, storage=storage, study=study,
                           space_path=space, folds=folds, test_size=test_size,
                           holdout=holdout, cv=cv,
                           strict=strict, prune=prune, verbose=STATE.verbose, warn=_warn,
                           on_fold=live.on_fold if live is not None else None,
-                          on_trial=live.on_trial if live is not None else None)
+                          on_trial=live.on_trial if live is not None else None,
+                          **({"cluster": cluster} if cluster is not None else {}))
     if output is not None:
         write_best_toml(output, result)
         result["output"] = output

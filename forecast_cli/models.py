@@ -224,6 +224,20 @@ def build_linear_network(lookback: int, n_features: int, horizon: int, n_targets
     return model
 
 
+_GPU_VISIBLE: bool | None = None
+
+
+def _gpu_visible() -> bool:
+    """Whether TensorFlow sees a GPU (asked once): there Keras' LSTM runs cuDNN's kernel, and the
+    fused LSTM (written for the CPU) is not used. Bundles trained with the fused LSTM still load."""
+    global _GPU_VISIBLE
+    if _GPU_VISIBLE is None:
+        import tensorflow as tf
+
+        _GPU_VISIBLE = bool(tf.config.list_physical_devices("GPU"))
+    return _GPU_VISIBLE
+
+
 def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targets: int,
                 learning_rate: float = 1e-3, jit_compile: bool = False, n_ids: int = 0,
                 loss: str = "mse", reads: int | None = None) -> keras.Model:
@@ -276,7 +290,7 @@ def build_model(window: WindowConfig, cfg: ModelConfig, n_features: int, n_targe
                            name=f"peephole_lstm_{i + 1}")(h)
             continue
         # The fused kernel (~9% faster epochs on CPU) has no XLA version: XLA gets Keras' LSTM.
-        if rnn_cls is layers.LSTM and not cfg.recurrent_dropout and not jit_compile:
+        if rnn_cls is layers.LSTM and not cfg.recurrent_dropout and not jit_compile and not _gpu_visible():
             h = FusedLSTM(cfg.units, return_sequences=seq, name=f"lstm_{i + 1}")(h)
             continue
         h = rnn_cls(cfg.units, return_sequences=seq,

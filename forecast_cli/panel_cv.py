@@ -109,7 +109,8 @@ def cross_validate_panel(ids: Sequence[str], indexes: Sequence[pd.DatetimeIndex]
                          make_baselines: Callable[[], list], folds: int = 5, test_size: int | None = None,
                          step: int | None = None, on_fold: Callable[[int, int], None] | None = None,
                          id_col: str = "unique_id",
-                         on_fold_done: Callable[[dict], None] | None = None) -> tuple[pd.DataFrame, dict]:
+                         on_fold_done: Callable[[dict], None] | None = None,
+                         map_folds: Callable | None = None) -> tuple[pd.DataFrame, dict]:
     """Cross-validate a many-series model and the baselines by common cutoffs.
 
     ``make_model()`` and each of ``make_baselines()`` return fresh forecasters with the
@@ -120,28 +121,32 @@ def cross_validate_panel(ids: Sequence[str], indexes: Sequence[pd.DatetimeIndex]
     of :func:`summarise` plus ``folds`` (each fold's cutoff, windows and epochs).
     ``on_fold_done(entry)``, when given, receives each fold's entry of ``folds`` once it is scored,
     with ``mean``: each forecaster's metrics of that fold, averaged over the series it tested.
+    ``map_folds(fn, items)``, when given, runs the fits elsewhere (a Dask cluster) and yields their
+    results in order: one task per fold, or, with a model of one network per series (``local``),
+    one per series and fold plus one for the fold's baselines (:func:`_tasks`). The numbers are
+    the same as here: every fit is seeded on its own.
     """
     cuts = make_cutoffs(indexes, horizon, folds, test_size, step)
     grid = _test_grid(indexes, cuts[0].cutoff)
     frames, fold_info, per_series, losses = [], [], {}, {}
+    splits = []
     for cut in cuts:
+        split = [fold_origins(ix, v, cut, lookback, horizon) for ix, v in zip(indexes, values)]
+        splits.append(([s[0] for s in split], [s[1] for s in split]))
+    fits = _fits(ids, values, make_model, make_baselines, splits, cuts, map_folds)
+    for cut, (train, test) in zip(cuts, splits):
         if on_fold:
             on_fold(cut.index, len(cuts))
-        split = [fold_origins(ix, v, cut, lookback, horizon) for ix, v in zip(indexes, values)]
-        train = [s[0] for s in split]
-        test = [s[1] for s in split]
         n_train = sum(len(t) for t in train)
         if not any(len(t) for t in test):
             raise DataError(f"fold {cut.index} (cutoff {cut.cutoff}) has no complete test window in any series; "
                             "use fewer --folds")
-        model = make_model().fit(values, train, keys=list(ids))
-        forecasters = [(MODEL_KEY, model)] + [(b.name, b.fit(values, train, keys=list(ids)))
-                                              for b in make_baselines()]
-        preds = {name: f.predict(values, test, keys=list(ids)) for name, f in forecasters}
+        fit = next(fits)  # in this process: the fold is fitted now, after on_fold
+        names, preds = fit["names"], fit["preds"]
         fold_metrics = {}  # this fold's metrics of each series, for on_fold_done
         fold_info.append({"fold": cut.index, "cutoff": str(cut.cutoff), "test_end": str(cut.end),
                           "n_train_windows": int(n_train), "n_test_windows": int(sum(len(t) for t in test)),
-                          "epochs": getattr(model, "epochs_run_", None)})
+                          "epochs": fit["epochs"]})
         for i, sid in enumerate(ids):
             o = test[i]
             if not len(o):
@@ -152,17 +157,18 @@ def cross_validate_panel(ids: Sequence[str], indexes: Sequence[pd.DatetimeIndex]
             scales = seasonal_scales(v[:stop, 0], season)
             cols = {id_col: sid, "fold": cut.index, "cutoff": np.repeat(ix[o], horizon),
                     "ds": ix[(o[:, None] + np.arange(1, horizon + 1)).reshape(-1)], "y": y.reshape(-1)}
-            for name, _ in forecasters:
+            for name in names:
                 p = np.asarray(preds[name][i])[:, :, 0]
                 cols[name] = p.reshape(-1)
                 m = series_metrics(y, p, scales)
                 per_series.setdefault(sid, {}).setdefault(name, []).append(m)
                 fold_metrics.setdefault(name, []).append(m)
             _keep_losses(losses, sid, grid.searchsorted(ix[o]), y,
-                         {name: np.asarray(preds[name][i])[:, :, 0] for name, _ in forecasters}, scales)
+                         {name: np.asarray(preds[name][i])[:, :, 0] for name in names}, scales)
             frames.append(pd.DataFrame(cols))
         if on_fold_done:
             on_fold_done({**fold_info[-1], "mean": _fold_means(fold_metrics)})
+    fits.close()
     frame = pd.concat(frames, ignore_index=True)
     names = [MODEL_KEY] + [b for b in BASELINE_ORDER if b in frame.columns]
     result = summarise(per_series, names, losses=losses, horizon=horizon)
@@ -171,6 +177,72 @@ def cross_validate_panel(ids: Sequence[str], indexes: Sequence[pd.DatetimeIndex]
     # trained on, never scored. Named, so that "N of M series" is never read as all of them.
     result["untested"] = [{"id": sid, "end": str(ix[-1])} for sid, ix in zip(ids, indexes) if sid not in per_series]
     return frame, result
+
+
+def _fit_fold(ids, values, make_model, make_baselines, split) -> dict:
+    """One fold's fits on every series: the model and the baselines fitted on the training origins,
+    each forecasting the test origins. ``{"names", "preds": {name: [forecasts per series]}, "epochs"}``."""
+    train, test = split
+    model = make_model().fit(values, train, keys=list(ids))
+    forecasters = [(MODEL_KEY, model)] + [(b.name, b.fit(values, train, keys=list(ids))) for b in make_baselines()]
+    return {"names": [name for name, _ in forecasters],
+            "preds": {name: f.predict(values, test, keys=list(ids)) for name, f in forecasters},
+            "epochs": getattr(model, "epochs_run_", None)}
+
+
+def _fit_task(ids, values, make_model, make_baselines, item) -> dict:
+    """One task of :func:`_tasks`: ``("fold", split)`` as :func:`_fit_fold`; ``("baselines", split)`` the
+    baselines only; ``("series", i, train_i, test_i)`` series ``i``'s own network (a ``local`` model)."""
+    if item[0] == "fold":
+        return _fit_fold(ids, values, make_model, make_baselines, item[1])
+    if item[0] == "baselines":
+        train, test = item[1]
+        fitted = [(b.name, b.fit(values, train, keys=list(ids))) for b in make_baselines()]
+        return {"names": [name for name, _ in fitted],
+                "preds": {name: f.predict(values, test, keys=list(ids)) for name, f in fitted}}
+    _, i, train_i, test_i = item
+    key = [ids[i]]
+    model = make_model().fit([values[i]], [train_i], keys=key)
+    return {"pred": model.predict([values[i]], [test_i], keys=key)[0]}
+
+
+def _tasks(ids, make_model, splits, local: bool) -> list:
+    """The independent fits of a cross-validation, in order: one per fold, or with ``local`` per fold
+    its baselines and then each series' network (a network per series does not see the others)."""
+    if not local:
+        return [("fold", split) for split in splits]
+    items = []
+    for train, test in splits:
+        items.append(("baselines", (train, test)))
+        items += [("series", i, train[i], test[i]) for i in range(len(ids))]
+    return items
+
+
+def _fits(ids, values, make_model, make_baselines, splits, cuts, map_folds):
+    """Each fold's fits (:func:`_fit_fold`'s dict), in fold order: here, one fold at a time as they are
+    taken, or from ``map_folds`` (see :func:`cross_validate_panel`)."""
+    import functools
+
+    if map_folds is None:
+        for split in splits:
+            yield _fit_fold(ids, values, make_model, make_baselines, split)
+        return
+    make_baselines()  # here too: the baselines' notes (a left-out statistical baseline) are this process's
+    local = bool(getattr(make_model(), "local", False))
+    task = functools.partial(_fit_task, list(ids), list(values), make_model, make_baselines)
+    results = iter(map_folds(task, _tasks(ids, make_model, splits, local)))
+    try:
+        for train, test in splits:
+            fit = next(results)
+            if local:
+                names = [MODEL_KEY] + fit["names"]
+                own = [next(results)["pred"] for _ in ids]
+                fit = {"names": names, "preds": {MODEL_KEY: own, **fit["preds"]}, "epochs": None}
+            yield fit
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
 
 
 def _fold_means(fold_metrics: dict) -> dict:

@@ -28,7 +28,7 @@ from .errors import DataError, ForecastError
 from .outdir import (OUTPUT_SUFFIXES, SUMMARY_NAME, Records, ScoreLock, clean_temporaries, is_own_file, sha256_file,
                      source_record)
 
-__all__ = ["expand_inputs", "output_names", "score", "exit_code", "SUMMARY_NAME", "COMBINED_STEM"]
+__all__ = ["expand_inputs", "output_names", "score", "exit_code", "Scorer", "Recorder", "SUMMARY_NAME", "COMBINED_STEM"]
 
 COMBINED_STEM = "combined"
 GLOB_CHARS = set("*?[")
@@ -161,13 +161,211 @@ def _young(st: os.stat_result | None, min_age: float, now: float) -> str | None:
     return f"modified {age:.0f} s ago, less than --min-age {min_age:g}"
 
 
+class Recorder:
+    """What a Dask worker did to OUTDIR's records, replayed by the run that holds them (and the lock).
+
+    It has the two methods of :class:`~forecast_cli.outdir.Records` that writing a forecast uses;
+    ``ops`` lists the calls in order: ``("forget", name)`` and ``("add", name, source, digest)``.
+    """
+
+    def __init__(self):
+        self.ops: list = []
+
+    def forget(self, name: str) -> None:
+        self.ops.append(("forget", name))
+
+    def add(self, name: str, source: dict, settings: dict, out_path: Path, digest: str) -> None:
+        self.ops.append(("add", name, source, digest))
+
+
+class Scorer:
+    """Read inputs, forecast their stacked last windows with one network call per chunk, check and
+    write each forecast atomically: the work of :func:`score`, in one process or on a Dask worker
+    (:mod:`forecast_cli.dask_score`, where ``records`` is a :class:`Recorder` and ``warn`` collects).
+
+    Args:
+        forecaster: the loaded, verified :class:`~forecast_cli.forecaster.Forecaster`.
+        cfg: how inputs are read (the bundle's data contract, with the run's date and id options).
+        bounds: the conformal bounds of the bundle's residuals at ``levels``.
+        settings: what :class:`~forecast_cli.outdir.Records` stores beside each forecast.
+        records: the records (or a :class:`Recorder`); None with ``combined``.
+        warn: receives every warning line.
+    """
+
+    def __init__(self, forecaster, *, cfg, steps: int, levels, bounds, fmt: str, combined: bool, combined_path,
+                 settings: dict, records, warn: Callable[[str], None]):
+        self.forecaster, self.cfg, self.steps, self.levels = forecaster, cfg, steps, levels
+        self.bounds, self.fmt, self.combined, self.combined_path = bounds, fmt, combined, combined_path
+        self.settings, self.records, self.warn = settings, records, warn
+        manifest = self.manifest = forecaster.manifest_
+        self.L = int(manifest["window"]["lookback"])
+        self.targets = list(manifest["data"]["target"])
+        # A model of many series (a global network) forecasts any series: each input's window is scaled on
+        # its own, a short history is padded, and a long file (its id column) holds many series.
+        self.many = isinstance(manifest.get("panel"), dict)
+        # A one-series bundle with adaptive intervals: an input that runs past the training data gets the
+        # level adapted to the misses on those rows (forecasting.adaptive_bounds), as `forecast predict` does.
+        self.adaptive = bool(levels and (manifest.get("conformal") or {}).get("adaptive") and forecaster.one_series_)
+        self.own_bounds: dict = {}
+        self.parts: list = []  # the combined file's pieces: CSV bytes, or frames for Parquet
+
+    def read(self, entry: dict, path: Path, out_path: Path, source: dict | None):
+        """Read one input (its SHA-256 first, when recorded); the item :meth:`flush` takes, or None
+        with the entry ``failed``."""
+        from .forecasting import adaptive_bounds, input_series, input_tail, runs_past_training
+
+        manifest, cfg, L, steps = self.manifest, self.cfg, self.L, self.steps
+        file_warnings: list = []
+        try:
+            if source is not None and source["sha256"] is None:
+                source["sha256"] = sha256_file(path)  # before reading: a later change is seen next run
+            if self.many:
+                got = input_series(str(path), manifest, cfg, L, steps, file_warnings)
+            else:
+                read = []
+                got = [(None, *input_tail(str(path), manifest, cfg, L, steps, file_warnings,
+                                          on_dataset=read.append))]
+                if self.adaptive and runs_past_training(read[0], manifest):  # as predict: the level adapts to
+                    self.own_bounds[entry["input"]] = adaptive_bounds(self.forecaster.net_, manifest, read[0],
+                                                                      self.levels)
+        except (ForecastError, OSError, ValueError, UnicodeError) as e:
+            entry.update(status="failed", error=_message(e, path))
+            return None
+        entry["rows"] = int(sum(rows for _, rows, _, _ in got))
+        if cfg.id_col:
+            entry["series"] = len(got)
+        if self.many:  # a global model forecasts any series; say so when one's level is far from the training's
+            one = got[0][0] is None  # a file of one series (no id column)
+            net = self.forecaster.net_
+            far = net.out_of_range([w for _, _, w, _ in got], [str(sid) for sid, _, _, _ in got])
+            if far:
+                lo, hi = net.level_range_
+                what = "its level is" if one else f"series {', '.join(far[:5])} have levels"
+                file_warnings.append(f"{entry['input']}: {what} more than 10 times outside the training series' "
+                                     f"({lo:.4g} .. {hi:.4g}); check the forecast")
+        short = [sid if sid is not None else entry["input"] for sid, _, w, _ in got if len(w) < L]
+        if short:
+            entry["short_history"] = short
+            file_warnings.append(f"{entry['input']}: {len(short)} series shorter than the lookback ({L}) padded "
+                                 "(a global model's forecast from a short history)")
+        if file_warnings:
+            entry["warnings"] = file_warnings
+            for w in file_warnings:
+                self.warn(w)
+        return entry, out_path, [(sid, w, ts) for sid, _, w, ts in got], source
+
+    def write_one(self, entry: dict, out_path: Path, parts_in: list, source: dict | None) -> None:
+        """Check one input's forecasts (one, or one per series of a long file) and write them (or keep
+        them for the combined file), and record it. ``parts_in``: ``[(id, window, point, ts)]``."""
+        from .files import atomic_write, write_atomic
+        from .forecasting import check_forecast, forecast_csv, forecast_frame, window_bounds, write_frame
+        from .runtime import deferred_interrupts
+
+        manifest, steps, targets, fmt, cfg = self.manifest, self.steps, self.targets, self.fmt, self.cfg
+        checked = []
+        for sid, window, point, ts in parts_in:
+            label = entry["input"] if sid is None else f"{entry['input']} (series '{sid}')"
+            flat: list = []
+            b = window_bounds(self.own_bounds.pop(entry["input"], self.bounds), window, manifest, flat, label)
+            for w in flat:
+                entry.setdefault("warnings", []).append(w)
+                self.warn(w)
+            check_forecast(point[:steps], window, b, manifest, label)
+            checked.append((sid, point, ts, b))
+        if self.combined:  # kept until every input is done; the entries stay "ok" only if the file is written
+            (_, point, ts, b), = checked
+            if fmt == "csv":
+                self.parts.append(forecast_csv(point, ts, targets, b, steps, series=entry["input"],
+                                               with_header=not self.parts))
+            else:
+                frame = forecast_frame(point, ts, targets, b, steps)
+                frame.insert(0, "input", entry["input"])
+                self.parts.append(frame)
+            entry.update(status="ok", output=str(self.combined_path))
+            return
+        if checked[0][0] is None:  # one series: the one-series format
+            (_, point, ts, b), = checked
+            data = forecast_csv(point, ts, targets, b, steps) if fmt == "csv" else None
+            frame_fn = lambda: forecast_frame(point, ts, targets, b, steps)  # noqa: E731
+        else:  # a long file: one long forecast, the id column first
+            data = b"".join(forecast_csv(point, ts, targets, b, steps, series=str(sid), with_header=k == 0,
+                                         series_col=cfg.id_col) for k, (sid, point, ts, b) in enumerate(checked)) \
+                if fmt == "csv" else None
+
+            def frame_fn():
+                import pandas as pd
+
+                frames = []
+                for sid, point, ts, b in checked:
+                    f = forecast_frame(point, ts, targets, b, steps)
+                    f.insert(0, cfg.id_col, str(sid))
+                    frames.append(f)
+                return pd.concat(frames, ignore_index=True)
+        records = self.records
+        with deferred_interrupts():  # SIGTERM/Ctrl-C: the output, its record and its status go together
+            records.forget(out_path.name)
+            if data is not None:
+                write_atomic(out_path, data)
+                digest = hashlib.sha256(data).hexdigest()
+            else:
+                with atomic_write(out_path, "wb", durable=False) as fh:
+                    write_frame(frame_fn(), out_path, fh)
+                digest = sha256_file(out_path)
+            if source is not None:
+                records.add(out_path.name, source, self.settings, out_path, digest)
+            entry.update(status="ok", output=str(out_path))
+
+    def flush(self, pending: list, settle: Callable[[dict], None]) -> None:
+        """Predict the stacked last windows of ``pending`` with one network call; write their outputs."""
+        if not pending:
+            return
+        L = self.L
+        wins = [(sid, w) for _, _, series, _ in pending for sid, w, _ in series]
+        # (n, L, C); a short history (global models only) is left-padded, its length passed on
+        X = np.stack([w if len(w) == L else np.concatenate([np.repeat(w[:1], L - len(w), axis=0), w])
+                      for _, w in wins])
+        if self.many:
+            stems = [Path(entry["input"]).stem for entry, _, series, _ in pending for _ in series]
+            keys = [stems[k] if sid is None else str(sid) for k, (sid, _) in enumerate(wins)]
+            point = self.forecaster.predict_windows(X, keys=keys, lengths=[len(w) for _, w in wins])
+        else:
+            point = self.forecaster.predict_windows(X)  # raw values
+        k = 0
+        for entry, out_path, series, source in pending:
+            got = []
+            for sid, window, ts in series:
+                got.append((sid, window, point[k], ts))
+                k += 1
+            try:
+                self.write_one(entry, out_path, got, source)
+            except (ForecastError, OSError, ValueError) as e:
+                entry.update(status="failed", error=_message(e, entry["input"]))
+            settle(entry)
+        pending.clear()
+
+    def run(self, items, batch_size: int, settle: Callable[[dict], None], between: Callable[[], None] = lambda: None):
+        """Read and score ``items`` (``(entry, path, out_path, source)``), ``batch_size`` windows of
+        files per network call; ``settle(entry)`` once each is done; ``between()`` after each call."""
+        pending: list = []
+        for entry, path, out_path, source in items:
+            item = self.read(entry, path, out_path, source)
+            if item is None:
+                settle(entry)
+                continue
+            pending.append(item)
+            if len(pending) >= batch_size:
+                self.flush(pending, settle)
+                between()
+        self.flush(pending, settle)
+
+
 def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = None,
           levels: Sequence[float] = (80.0, 95.0), skip_existing: bool = False, batch_size: int = 4096,
           fmt: str = "csv", combined: bool = False, min_age: float = 0.0, date_format: str | None = None,
           dayfirst: bool | None = None, id_col: str | None = None,
           on_file: Callable[[dict, int, int], None] | None = None,
           on_start: Callable[[int], None] | None = None,
-          on_warning: Callable[[str], None] | None = None) -> dict:
+          on_warning: Callable[[str], None] | None = None, cluster=None) -> dict:
     """Score every input with one bundle; write one forecast per input and ``summary.json`` to ``outdir``.
 
     Args:
@@ -191,6 +389,10 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         on_file: called as ``on_file(entry, done, total)`` after each input is settled.
         on_start: called with the number of inputs once they are known.
         on_warning: receives warnings (frequency mismatch, few residuals, temporaries removed).
+        cluster: a :class:`forecast_cli.cluster.Cluster`: the inputs are read, forecast and written
+            in batches on its workers (:mod:`forecast_cli.dask_score`; OUTDIR and the inputs must be
+            on a file system they share); the lock, the records and ``summary.json`` stay here.
+            Defaults to None (this process does it all).
 
     Returns:
         The summary (also written to ``outdir/summary.json``, including after an interruption).
@@ -206,10 +408,7 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
     from .forecaster import Forecaster
     from .files import atomic_write, write_atomic
     from .errors import ConfigError
-    from .runtime import deferred_interrupts
-    from .forecasting import (adaptive_bounds, check_forecast, check_levels, check_steps, conformal_bounds,
-                              data_config, forecast_csv, forecast_frame, input_series, input_tail,
-                              runs_past_training, window_bounds, write_frame, _residuals)
+    from .forecasting import check_levels, check_steps, conformal_bounds, data_config, write_frame, _residuals
 
     if fmt not in ("csv", "parquet"):
         raise ConfigError(f"--format must be 'csv' or 'parquet'. Got {fmt!r}.")
@@ -235,7 +434,7 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
             on_warning(msg)
 
     manifest = read_manifest(bundle_path)
-    H, L = int(manifest["window"]["horizon"]), int(manifest["window"]["lookback"])
+    H = int(manifest["window"]["horizon"])
     steps = check_steps(steps, H)
     levels = check_levels(levels)
     bounds_warn: list = []
@@ -244,11 +443,6 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         warn(w)
     forecaster = Forecaster.load(bundle_path)  # one load per run, verified; its network forecasts every window
     manifest = forecaster.manifest_
-    # A one-series bundle with adaptive intervals: an input that runs past the training data gets the
-    # level adapted to the misses on those rows (forecasting.adaptive_bounds), as `forecast predict` does.
-    adaptive = bool(levels and (manifest.get("conformal") or {}).get("adaptive") and forecaster.one_series_)
-    own_bounds: dict = {}
-    targets = list(manifest["data"]["target"])
     cfg = data_config(manifest).with_dates(date_format, dayfirst)  # as predict reads dates
     if id_col is not None:
         if not isinstance(manifest.get("panel"), dict):
@@ -256,8 +450,6 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         from dataclasses import replace
 
         cfg = replace(cfg, id_col=id_col).check()
-    # A model of many series (a global network) forecasts any series: each input's window is scaled on
-    # its own, a short history is padded, and a long file (its id column) holds many series.
     many = isinstance(manifest.get("panel"), dict)
     if many and cfg.id_col and combined:
         raise ConfigError("--combined writes one series per input; long-format inputs get one long output each, "
@@ -278,7 +470,6 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
     paths, entries_settled = expand_inputs(inputs, outdir)
     names = output_names(paths, suffix)
     combined_path = outdir / f"{COMBINED_STEM}{suffix}" if combined else None
-    parts: list = []  # the combined file's pieces: CSV bytes, or frames for Parquet
     entries: list[dict] = [_entry(p, status="pending") for p in paths]
     total = len(entries) + len(entries_settled)
     summary = {
@@ -326,90 +517,9 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
             raise DataError(f"cannot write {outdir / SUMMARY_NAME} ({e.strerror or e}); free space or fix the "
                             "permissions and rerun") from None
 
-    def write_one(entry: dict, out_path: Path, parts_in: list, source: dict | None):
-        """Check one input's forecasts (one, or one per series of a long file) and write them (or keep
-        them for the combined file), and record it. ``parts_in``: ``[(id, window, point, ts)]``."""
-        checked = []
-        for sid, window, point, ts in parts_in:
-            label = entry["input"] if sid is None else f"{entry['input']} (series '{sid}')"
-            flat: list = []
-            b = window_bounds(own_bounds.pop(entry["input"], bounds), window, manifest, flat, label)
-            for w in flat:
-                entry.setdefault("warnings", []).append(w)
-                warn(w)
-            check_forecast(point[:steps], window, b, manifest, label)
-            checked.append((sid, point, ts, b))
-        if combined:  # kept until every input is done; the entries stay "ok" only if the file is written
-            (_, point, ts, b), = checked
-            if fmt == "csv":
-                parts.append(forecast_csv(point, ts, targets, b, steps, series=entry["input"],
-                                          with_header=not parts))
-            else:
-                frame = forecast_frame(point, ts, targets, b, steps)
-                frame.insert(0, "input", entry["input"])
-                parts.append(frame)
-            entry.update(status="ok", output=str(combined_path))
-            return
-        if checked[0][0] is None:  # one series: the one-series format
-            (_, point, ts, b), = checked
-            data = forecast_csv(point, ts, targets, b, steps) if fmt == "csv" else None
-            frame_fn = lambda: forecast_frame(point, ts, targets, b, steps)  # noqa: E731
-        else:  # a long file: one long forecast, the id column first
-            data = b"".join(forecast_csv(point, ts, targets, b, steps, series=str(sid), with_header=k == 0,
-                                         series_col=cfg.id_col) for k, (sid, point, ts, b) in enumerate(checked)) \
-                if fmt == "csv" else None
-
-            def frame_fn():
-                import pandas as pd
-
-                frames = []
-                for sid, point, ts, b in checked:
-                    f = forecast_frame(point, ts, targets, b, steps)
-                    f.insert(0, cfg.id_col, str(sid))
-                    frames.append(f)
-                return pd.concat(frames, ignore_index=True)
-        with deferred_interrupts():  # SIGTERM/Ctrl-C: the output, its record and its status go together
-            records.forget(out_path.name)
-            if data is not None:
-                write_atomic(out_path, data)
-                digest = hashlib.sha256(data).hexdigest()
-            else:
-                with atomic_write(out_path, "wb", durable=False) as fh:
-                    write_frame(frame_fn(), out_path, fh)
-                digest = sha256_file(out_path)
-            if source is not None:
-                records.add(out_path.name, source, settings, out_path, digest)
-            entry.update(status="ok", output=str(out_path))
-
-    def flush(pending: list):
-        """Predict the stacked last windows of ``pending`` with one network call; write their outputs."""
-        if not pending:
-            return
-        wins = [(sid, w) for _, _, series, _ in pending for sid, w, _ in series]
-        # (n, L, C); a short history (global models only) is left-padded, its length passed on
-        X = np.stack([w if len(w) == L else np.concatenate([np.repeat(w[:1], L - len(w), axis=0), w])
-                      for _, w in wins])
-        if many:
-            stems = [Path(entry["input"]).stem for entry, _, series, _ in pending for _ in series]
-            keys = [stems[k] if sid is None else str(sid) for k, (sid, _) in enumerate(wins)]
-            point = forecaster.predict_windows(X, keys=keys, lengths=[len(w) for _, w in wins])
-        else:
-            point = forecaster.predict_windows(X)  # raw values
-        k = 0
-        for entry, out_path, series, source in pending:
-            got = []
-            for sid, window, ts in series:
-                got.append((sid, window, point[k], ts))
-                k += 1
-            try:
-                write_one(entry, out_path, got, source)
-            except (ForecastError, OSError, ValueError) as e:
-                entry.update(status="failed", error=_message(e, entry["input"]))
-            settle(entry)
-        pending.clear()
-
-    def prepare(entry: dict, path: Path, out_path: Path):
-        """Settle an input that is not to be scored (too young, up to date, unreadable); else what flush needs."""
+    def gate(entry: dict, path: Path, out_path: Path):
+        """``(True, source)`` for an input to score; ``(False, None)`` with the entry settled when it is too
+        young or its forecast is up to date."""
         try:
             st = os.stat(path)
         except OSError:
@@ -417,54 +527,30 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
         reason = _young(st, min_age, time.time())
         if reason:
             entry.update(status="skipped", reason=reason)
-            return None
+            return False, None
         source = None if combined or st is None else source_record(path, st)
         if skip_existing and source is not None and records.up_to_date(out_path.name, path, out_path, source,
                                                                         settings):
             entry.update(status="skipped", output=str(out_path),
                          reason="its forecast was made from the same input, bundle and settings")
-            return None
-        file_warnings: list = []
-        try:
-            if source is not None and source["sha256"] is None:
-                source["sha256"] = sha256_file(path)  # before reading: a later change is seen next run
-            if many:
-                got = input_series(str(path), manifest, cfg, L, steps, file_warnings)
-            else:
-                read = []
-                got = [(None, *input_tail(str(path), manifest, cfg, L, steps, file_warnings,
-                                          on_dataset=read.append))]
-                if adaptive and runs_past_training(read[0], manifest):  # as predict: the level adapts to
-                    own_bounds[entry["input"]] = adaptive_bounds(forecaster.net_, manifest, read[0], levels)
-        except (ForecastError, OSError, ValueError, UnicodeError) as e:
-            entry.update(status="failed", error=_message(e, path))
-            return None
-        entry["rows"] = int(sum(rows for _, rows, _, _ in got))
-        if cfg.id_col:
-            entry["series"] = len(got)
-        if many:  # a global model forecasts any series; say so when one's level is far from the training series'
-            one = got[0][0] is None  # a file of one series (no id column)
-            far = forecaster.net_.out_of_range([w for _, _, w, _ in got], [str(sid) for sid, _, _, _ in got])
-            if far:
-                lo, hi = forecaster.net_.level_range_
-                what = "its level is" if one else f"series {', '.join(far[:5])} have levels"
-                file_warnings.append(f"{entry['input']}: {what} more than 10 times outside the training series' "
-                                     f"({lo:.4g} .. {hi:.4g}); check the forecast")
-        short = [sid if sid is not None else entry["input"] for sid, _, w, _ in got if len(w) < L]
-        if short:
-            entry["short_history"] = short
-            file_warnings.append(f"{entry['input']}: {len(short)} series shorter than the lookback ({L}) padded "
-                                 "(a global model's forecast from a short history)")
-        if file_warnings:
-            entry["warnings"] = file_warnings
-            for w in file_warnings:
-                warn(w)
-        return entry, out_path, [(sid, w, ts) for sid, _, w, ts in got], source
+            return False, None
+        return True, source
+
+    def gated():
+        for entry, path, name in zip(entries, paths, names):
+            go, source = gate(entry, path, outdir / name)
+            if not go:
+                settle(entry)
+                continue
+            yield entry, path, outdir / name, source
 
     if on_start:
         on_start(total)
     with ScoreLock(outdir):
         records = None if combined else Records(outdir)
+        scorer = Scorer(forecaster, cfg=cfg, steps=steps, levels=levels, bounds=bounds, fmt=fmt, combined=combined,
+                        combined_path=combined_path, settings=settings, records=records, warn=warn)
+        parts = scorer.parts
         try:
             removed = clean_temporaries(outdir)
             if removed:
@@ -472,18 +558,14 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
                      f"(killed or crashed), e.g. {removed[0]}")
             for entry in entries_settled:
                 settle(entry)
-            pending: list = []
-            for entry, path, name in zip(entries, paths, names):
-                item = prepare(entry, path, outdir / name)
-                if item is None:
-                    settle(entry)
-                    continue
-                pending.append(item)
-                if len(pending) >= batch_size:
-                    flush(pending)
-                    if records is not None:
-                        records.save(when_due=True)
-            flush(pending)
+            if cluster is None:
+                scorer.run(gated(), batch_size, settle,
+                           between=lambda: records.save(when_due=True) if records is not None else None)
+            else:
+                from .dask_score import score_on_cluster
+
+                score_on_cluster(cluster, bundle_path, list(gated()), scorer, batch_size=batch_size,
+                                 settle=settle, warn=warn, log=warnings)
             if combined and parts:
                 try:
                     if fmt == "csv":

@@ -21,6 +21,13 @@ folds for every trial. Three things keep it honest and durable:
   remembers the data and fixed settings it was made with and refuses a rerun with others.
   Ctrl-C or SIGTERM stops the running trial at its next batch; Optuna records it as failed, and
   what was finished stays.
+- **Trials in parallel on a Dask cluster** (``cluster=``, the CLI's ``--workers N`` or
+  ``--scheduler``): each worker runs its share of the trials on the same study through the
+  storage (:func:`_optimize_on_cluster`). SQLite serves the processes of one machine (a local
+  cluster); workers on several machines need a database server they all reach
+  (``postgresql://...``, ``mysql://...``). Parallel trials are not the serial sequence: the
+  sampler of each worker sees the trials finished so far, so the same seed gives another (equally
+  valid) search.
 
 Optuna is an optional extra (``pip install 'forecast-cli[tune]'``), imported only here, inside the
 functions that search.
@@ -433,7 +440,8 @@ def _counts(optuna, study) -> dict:
 def tune(source, settings, *, trials: int = 20, timeout=None, storage: str = "sqlite:///tune.db",
          study: str | None = None, space_path=None, folds: int = 3, test_size: int | None = None, holdout=None,
          cv: str = "expanding", strict: bool = False, prune: bool = True, verbose: bool = False,
-         on_fold: Callable | None = None, on_trial: Callable | None = None, warn: Callable | None = None) -> dict:
+         on_fold: Callable | None = None, on_trial: Callable | None = None, warn: Callable | None = None,
+         cluster=None) -> dict:
     """Search the network and window settings by cross-validation; score the best once on an untouched span.
 
     Args:
@@ -453,6 +461,8 @@ def tune(source, settings, *, trials: int = 20, timeout=None, storage: str = "sq
         on_fold: called with ``(trial, fold, score, settings)`` after each fold. Defaults to None.
         on_trial: called with each finished trial's row and the best value so far. Defaults to None.
         warn: called with a line to show on an interruption. Defaults to None.
+        cluster: a :class:`forecast_cli.cluster.Cluster`: its workers run the trials in parallel on
+            the same study (``on_fold`` is not called; ``on_trial`` as trials finish). Defaults to None.
 
     Returns:
         The JSON-ready study summary: ``study`` (name, storage, trial counts), ``rows`` (which rows
@@ -467,6 +477,8 @@ def tune(source, settings, *, trials: int = 20, timeout=None, storage: str = "sq
         raise ConfigError(f"--trials must be an int >= 1. Got {trials}.")
     optuna = import_optuna(verbose)
     name = study or study_name(source, settings)
+    if cluster is not None:
+        storage = _shared_storage(storage, cluster, warn)
     st = _open_study(optuna, name, storage, settings.train.seed, prune)
     _check_identity(st, _identity(search, base, searched, folds, test_size, cv, metric), name, storage)
     defaults = {k: base[k] for k in searched}
@@ -476,7 +488,12 @@ def tune(source, settings, *, trials: int = 20, timeout=None, storage: str = "sq
         st.enqueue_trial(defaults, user_attrs={"defaults": True})  # the settings as given: a trial of their own
     counts = _counts(optuna, st)
     todo = max(0, trials - counts["complete"] - counts["pruned"])
-    if todo:
+    if todo and cluster is not None:
+        job = {"name": name, "storage": storage, "seed": settings.train.seed, "prune": prune, "verbose": verbose,
+               "search": search, "base": base, "space": searched, "folds": folds, "test_size": test_size, "cv": cv,
+               "metric": metric, "trials": trials}
+        _optimize_on_cluster(cluster, optuna, st, job, todo, seconds, on_trial, warn, f"study '{name}' in {storage}")
+    elif todo:
         objective = _objective(search, base, searched, folds, test_size, cv, metric, on_fold)
         _optimize(optuna, st, objective, trials, todo, seconds, on_trial, warn, f"study '{name}' in {storage}")
     return _summary(optuna, st, search, base, searched, name, storage, folds, test_size, cv, metric, todo)
@@ -511,7 +528,8 @@ def _prepare(source, settings, *, space_path, folds, test_size, holdout, cv, str
     return search, searched, base, "mase" if many else "rmse"
 
 
-def _optimize(optuna, st, objective, trials: int, todo: int, seconds, on_trial, warn, where: str) -> None:
+def _optimize(optuna, st, objective, trials: int, todo: int, seconds, on_trial, warn, where: str,
+              callbacks: list = ()) -> None:
     """Run up to ``todo`` trials (the study stops at ``trials`` finished ones, whichever process runs them);
     signals wait for a safe point; three failures in a row end the run."""
     from optuna.study import MaxTrialsCallback
@@ -548,13 +566,108 @@ def _optimize(optuna, st, objective, trials: int, todo: int, seconds, on_trial, 
     try:
         with deferred_interrupts():  # a signal during a database write waits for a safe point
             st.optimize(guarded, n_trials=todo, timeout=seconds, catch=(ForecastError,), gc_after_trial=True,
-                        callbacks=[MaxTrialsCallback(trials, states=(S.COMPLETE, S.PRUNED)), after_trial])
+                        callbacks=[MaxTrialsCallback(trials, states=(S.COMPLETE, S.PRUNED)), after_trial, *callbacks])
     except KeyboardInterrupt:
         if warn is not None:
             n = _counts(optuna, st)
             warn(f"{where} keeps its {n['complete']} complete and {n['pruned']} pruned trials; rerun the same "
                  "command to continue it")
         raise
+
+
+def _shared_storage(storage: str, cluster, warn) -> str:
+    """The storage URL as the workers must read it: a relative SQLite path made absolute (the workers'
+    folder may differ); a warning when SQLite is used by workers of a cluster that may span machines."""
+    import os
+
+    prefix = "sqlite:///"
+    if storage.startswith(prefix) and not storage.startswith(prefix + "/") and storage != prefix + ":memory:":
+        storage = prefix + os.path.abspath(storage[len(prefix):])
+    if storage.startswith("sqlite:") and not cluster.local and warn is not None:
+        warn(f"--storage {storage}: SQLite serves the workers of one machine only; workers on other machines need a "
+             "database server they all reach (postgresql://..., mysql://...)")
+    return storage
+
+
+def _trials_on_worker(job: dict) -> int:
+    """A Dask task: run ``job["n_trials"]`` trials (at most) of the shared study on this worker; the
+    study stops at ``job["trials"]`` finished ones, whichever worker finishes them, and when the run
+    sets its stop event (Ctrl-C). Returns the trials this worker ran."""
+    optuna = import_optuna(job["verbose"])
+    st = _open_study(optuna, job["name"], job["storage"], job["seed"], job["prune"])
+    objective = _objective(job["search"], job["base"], job["space"], job["folds"], job["test_size"], job["cv"],
+                           job["metric"], None)
+    before = len(st.trials)
+    stop = None
+    if job.get("stop_event"):
+        from distributed import Event
+
+        stop = Event(job["stop_event"])
+
+    def stopped(study_, trial) -> None:
+        if stop is not None and stop.is_set():
+            study_.stop()
+
+    _optimize(optuna, st, objective, job["trials"], job["n_trials"], job["timeout"], None, None, "",
+              callbacks=[stopped])
+    return len(st.trials) - before
+
+
+def _optimize_on_cluster(cluster, optuna, st, job: dict, todo: int, seconds, on_trial, warn, where: str) -> None:
+    """Share ``todo`` trials among the cluster's workers (each a :func:`_trials_on_worker` task with its
+    own sampler seed); report each trial as it finishes (read from the storage); Ctrl-C sets the stop
+    event, so the workers start no new trial, and keeps what finished."""
+    import time
+    import uuid
+
+    from distributed import Event
+
+    from .cluster import RETRIES, task_error
+
+    S = optuna.trial.TrialState
+    n = max(1, min(cluster.n_workers, todo))
+    seen = {t.number for t in st.trials if t.state.is_finished()}
+    event = f"forecast-tune-stop-{uuid.uuid4().hex}"
+    stop = Event(event, client=cluster.client)
+    started = time.monotonic()
+    futures = []
+    for k in range(n):
+        share = todo // n + (k < todo % n)
+        futures.append(cluster.client.submit(
+            _trials_on_worker, {**job, "n_trials": share, "timeout": seconds, "stop_event": event,
+                                "seed": (job["seed"] + 7919 * (k + 1)) % 2**31},
+            pure=False, retries=RETRIES))
+
+    def report() -> None:
+        trials = st.get_trials(deepcopy=False)
+        done = [t for t in trials if t.state.is_finished() and t.number not in seen]
+        for t in sorted(done, key=lambda t: t.number):
+            seen.add(t.number)
+            if t.state == S.FAIL and warn is not None:
+                warn(f"trial {t.number} failed: {t.user_attrs.get('error') or 'see --verbose'}")
+            if on_trial is not None:
+                best = [x.value for x in trials if x.state == S.COMPLETE]
+                on_trial(_trial_row(t), min(best) if best else None)
+
+    try:
+        while not all(f.done() for f in futures):
+            time.sleep(1.0)
+            report()
+        report()
+        for k, f in enumerate(futures):
+            try:
+                f.result()
+            except Exception as e:
+                raise task_error(e, f"the trials of worker task {k + 1}") from None
+    except KeyboardInterrupt:
+        stop.set()
+        if warn is not None:
+            n_ = _counts(optuna, st)
+            warn(f"{where} keeps its {n_['complete']} complete and {n_['pruned']} pruned trials (the workers start no "
+                 f"new trial; {time.monotonic() - started:.0f} s in); rerun the same command to continue it")
+        raise
+    finally:
+        cluster.client.cancel(futures)
 
 
 def _series_info(ds) -> dict:

@@ -38,6 +38,10 @@ def test_fused_lstm_equals_keras_lstm(return_sequences):
 
 
 def test_builder_uses_the_fused_layer_unless_recurrent_dropout_or_xla():
+    from forecast_cli.models import _gpu_visible
+
+    if _gpu_visible():
+        pytest.skip("a GPU is visible: Keras' cuDNN LSTM is used instead (the next test)")
     win = WindowConfig(12, 2)
     m = build_model(win, ModelConfig(units=4, layers=2), n_features=1, n_targets=1)
     assert [type(l).__name__ for l in m.layers if "lstm" in l.name] == ["FusedLSTM", "FusedLSTM"]
@@ -55,3 +59,13 @@ def test_fused_lstm_round_trips_in_safe_mode(tmp_path):
     m.save(path)
     back = keras.models.load_model(path, safe_mode=True)
     np.testing.assert_array_equal(m.predict(x, verbose=0), back.predict(x, verbose=0))
+
+
+def test_builder_uses_keras_cudnn_lstm_on_a_gpu():
+    """Where TensorFlow sees a GPU, Keras' LSTM (cuDNN's kernel) replaces the fused one, which is for the CPU."""
+    import tensorflow as tf
+
+    if not tf.config.list_physical_devices("GPU"):
+        pytest.skip("no GPU visible to TensorFlow")
+    layer_types = {type(la) for la in build_model(WindowConfig(30, 5), ModelConfig(units=8), 1, 1).layers}
+    assert keras.layers.LSTM in layer_types and FusedLSTM not in layer_types

@@ -104,6 +104,11 @@ def save_bundle(path: str | os.PathLike, forecaster, manifest_extra: dict) -> di
         **manifest_extra,
         "model_sha256": sha256_bytes(model_bytes),
     }
+    if getattr(forecaster, "transform_", None) is not None:  # the fitted target transform (forecast_cli.transforms)
+        from .transforms import transform_section
+
+        manifest["transform"] = transform_section(forecaster, (manifest.get("data") or {}).get("target")
+                                                  or [f"target {j + 1}" for j in range(forecaster.n_targets)])
     _thin_residuals(manifest)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -237,7 +242,8 @@ def load_bundle(path: str | os.PathLike):
     manifest = read_manifest(path)
     try:  # the schema has checked every value these read; this only builds them
         window = from_dict(WindowConfig, manifest["window"]).check()
-        model_cfg = from_dict(ModelConfig, manifest["model"]).check().check_window(window)
+        # a bundle from before --transform existed was trained without one
+        model_cfg = from_dict(ModelConfig, {"transform": "none", **manifest["model"]}).check().check_window(window)
         train_cfg = from_dict(TrainConfig, manifest["train"])
         scaler = Scaler.from_dict(manifest["scaler"])
     except Exception as e:
@@ -281,7 +287,19 @@ def load_bundle(path: str | os.PathLike):
     from .training import NeuralForecaster
 
     forecaster = NeuralForecaster.from_parts(window, model_cfg, train_cfg, manifest["n_targets"], model, scaler)
-    return forecaster, manifest
+    return _with_transform(forecaster, manifest), manifest
+
+
+def _with_transform(net, manifest: dict):
+    """``net`` wrapped in the bundle's fitted target transform (:mod:`forecast_cli.transforms`); as it
+    is when the manifest has none (a bundle from before the transform, or ``--transform none``)."""
+    section = manifest.get("transform")
+    if not isinstance(section, dict):
+        return net
+    from .transforms import TargetTransform, TransformedForecaster
+
+    tf = TargetTransform.from_dict(section)
+    return net if tf.identity else TransformedForecaster(net, transform=tf)
 
 
 def verify(path: str | os.PathLike) -> dict:

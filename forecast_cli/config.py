@@ -179,6 +179,10 @@ class ModelConfig:
         norm: ``last`` subtracts each window's last value before the network and adds it back
             to the forecast (the network learns changes); ``none`` feeds scaled levels.
             Defaults to ``last``.
+        transform: one series' target transform (:mod:`forecast_cli.transforms`): ``auto``
+            (Box-Cox, lambda fitted on the training rows, for a positive column whose seasonal
+            swing grows with its level; else none), ``log``, ``boxcox`` or ``none``. Forecasts,
+            intervals and metrics are always on the data's scale. Defaults to ``none``.
         linear_skip: add a linear map of the (normalised) window to the output, beside the
             recurrent path. Defaults to True.
         patch: run the recurrent stack over patches of this many steps (the window's last
@@ -191,8 +195,11 @@ class ModelConfig:
             training signal to nothing, so use it with targets alone. Defaults to False.
         linear_fit: how the linear path is fitted: ``adam`` trains it with the network;
             ``lstsq`` fits it first in closed form (ridge least squares, penalty chosen on the
-            validation windows), freezes it and trains the network on what it leaves.
-            Defaults to ``adam``.
+            validation windows), freezes it and trains the network on what it leaves, keeping
+            the path alone when no epoch beats it on validation; ``auto``: ``lstsq`` for one
+            series of 100 training windows or more
+            (:data:`forecast_cli.training.LSTSQ_MIN_WINDOWS`, measured in ``docs/short_series.md``),
+            else ``adam``, and ``adam`` for the network of many series. Defaults to ``auto``.
         linear_rank: with ``linear_fit="lstsq"``: ``full`` fits the ridge map as it is;
             an int ``r`` keeps only its ``r`` leading output directions (reduced-rank ridge
             regression: the map is projected onto the top right singular vectors of its fitted
@@ -215,6 +222,7 @@ class ModelConfig:
     dropout: float = _setting("dropout")
     recurrent_dropout: float = _setting("recurrent_dropout")
     norm: str = _setting("norm")
+    transform: str = _setting("transform")
     linear_skip: bool = _setting("linear_skip")
     patch: int = _setting("patch")
     channel_independent: bool = _setting("channel_independent")
@@ -230,7 +238,7 @@ class ModelConfig:
     def check(self) -> ModelConfig:
         """These settings, each value checked; ConfigError names the first bad one."""
         _check_fields(self)
-        if self.linear_rank != "full" and self.linear_fit != "lstsq":
+        if self.linear_rank != "full" and self.linear_fit != "lstsq":  # auto may fall to adam: never ignore it
             raise ConfigError("--linear-rank applies to the closed-form linear path: add --linear-fit lstsq.")
         if self.linear_fit == "lstsq" and not self.linear_skip:
             raise ConfigError("--linear-fit lstsq needs the linear path: drop --no-linear-skip.")
@@ -250,10 +258,16 @@ class TrainConfig:
     """How the network is fitted.
 
     Args:
-        epochs: most passes over the training windows. Defaults to 30.
+        epochs: most passes over the training windows, used as given; None sizes them by
+            ``steps`` (:func:`forecast_cli.training.train_budget`: a budget of optimisation steps,
+            so a short series trains as many steps as a long one; an epoch is then one pass or 25
+            steps when a pass is shorter). Defaults to None.
+        steps: the optimisation steps (batches) that size ``epochs`` and ``patience`` when they
+            are None. Defaults to 1000.
         batch_size: windows per gradient step. Defaults to 64.
         patience: epochs without improvement of the validation loss before stopping early
-            (best weights restored). Defaults to 5.
+            (best weights restored); None: a tenth of ``steps`` in epochs, at least 5 (5 when
+            ``epochs`` is given). Defaults to None.
         val_fraction: chronological tail of the training windows used for early stopping.
             Defaults to 0.1.
         learning_rate: Adam's step size. Defaults to 1e-3.
@@ -272,9 +286,10 @@ class TrainConfig:
             extra is missing or the series is too large for it). Defaults to True.
     """
 
-    epochs: int = _setting("epochs")
+    epochs: int | None = _setting("epochs")
+    steps: int = _setting("steps")
     batch_size: int = _setting("batch_size")
-    patience: int = _setting("patience")
+    patience: int | None = _setting("patience")
     val_fraction: float = _setting("val_fraction")
     learning_rate: float = _setting("learning_rate")
     seed: int = _setting("seed")

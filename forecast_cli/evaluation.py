@@ -1,7 +1,8 @@
 """Time-series cross-validation and holdout evaluation of the model beside the baselines.
 
 Folds follow time order (scikit-learn's ``TimeSeriesSplit`` over rows). In each fold the
-scaler and network are refitted on the training rows only; a training window's targets end
+target transform (``--transform``, :mod:`forecast_cli.transforms`), scaler and network are refitted
+on the training rows only, and every forecast and metric is on the data's scale; a training window's targets end
 before the test span begins, so no test target is ever seen in training. Test windows may
 take their *inputs* from before the test span (the past is known at forecast time).
 """
@@ -20,6 +21,7 @@ from .intervals import coverage_summary
 from .metrics import aggregate, check_finite, compute_metrics, mase_scale, metrics_by_step
 from .significance import ALPHA, BEAT, LOSS_OF_METRIC, TEST_NAME, TIE, compare, window_losses
 from .training import MIN_TRAIN_WINDOWS, NeuralForecaster
+from .transforms import make_forecaster
 from .windows import valid_origins
 
 __all__ = ["Fold", "make_folds", "cross_validate", "holdout_split", "holdout_note", "fit_holdout", "verdict",
@@ -52,6 +54,15 @@ def _linear_path_info(net) -> dict:
     if lin is None:
         return {}
     return {"linear_path": {k: lin[k] for k in ("alpha", "rank", "val_mse")}}
+
+
+def _transform_info(net) -> dict:
+    """``{"transform": {column: {"kind", "lambda"}}}`` for a forecaster with ``--transform`` other than
+    none (what its training rows chose, :mod:`forecast_cli.transforms`), else ``{}``."""
+    tf = getattr(net, "transform_", None)
+    if tf is None:
+        return {}
+    return {"transform": {t["column"]: {"kind": t["kind"], "lambda": t["lambda"]} for t in tf.to_dict()["targets"]}}
 
 def _split_origins(values, lookback, horizon, train_start, train_stop, test_start, test_stop):
     train = valid_origins(values, lookback, horizon, start=train_start, stop=train_stop)
@@ -260,7 +271,8 @@ def run_fold(values: np.ndarray, fold: Fold, *, n_targets: int, window: WindowCo
         raise DataError(f"fold {fold.index} has no complete test window (gaps cover its test span); "
                         "use fewer --folds or a smaller --max-gap")
     notes: list = []
-    net = NeuralForecaster(window, model, train, n_targets).fit(values, fold.train_origins, on_epoch=on_epoch)
+    net = make_forecaster(window, model, train, n_targets, season, target_names)
+    net.fit(values, fold.train_origins, on_epoch=on_epoch)
     baselines = make_baselines(window.lookback, H, n_targets, season, stat=train.stat_baseline, n_rows=len(values),
                                notes=notes)
     forecasters = [(MODEL_KEY, net)] + [(b.name, b.fit(values, fold.train_origins)) for b in baselines]
@@ -274,12 +286,12 @@ def run_fold(values: np.ndarray, fold: Fold, *, n_targets: int, window: WindowCo
         "test_rows": [fold.test_start, fold.test_stop],
         "n_train_windows": int(len(fold.train_origins)),
         "n_test_windows": int(len(fold.test_origins)),
-        "epochs": net.epochs_run_,
-        "best_epoch": net.best_epoch_,
+        **net.fit_info(),  # epochs, best_epoch, steps, max_epochs, patience, sized
         "metrics": metrics,
         "intervals": coverage_summary(counts, by_step),
     }
     entry.update(_linear_path_info(net))
+    entry.update(_transform_info(net))
     if index is not None:
         entry["train_period"] = [str(index[fold.train_start]), str(index[fold.train_stop - 1])]
         entry["test_period"] = [str(index[fold.test_start]), str(index[fold.test_stop - 1])]
@@ -318,9 +330,10 @@ def cross_validate(values: np.ndarray, *, n_targets: int, window: WindowConfig, 
     folds = make_folds(values, L, H, n_folds, cv, test_size, min_train_windows=MIN_TRAIN_WINDOWS)
     fold_out, per_name, kept, pooled, bands = [], {}, [], {}, {}
     notes: list = []  # why a baseline was left out (the AutoETS baseline: forecast_cli.stat_baselines)
+    # Folds mapped elsewhere (a Dask cluster) run there: no epoch callback (it draws this process's progress bar).
     run = functools.partial(run_fold, values, n_targets=n_targets, window=window, model=model, train=train,
                             season=season, by_step=by_step, index=index, target_names=target_names,
-                            on_epoch=on_epoch)
+                            on_epoch=on_epoch if map_folds is None else None)
     results = iter((map_folds or map)(run, folds))
     for fold in folds:
         if on_fold:
@@ -433,12 +446,14 @@ def holdout_note(n_rows: int, horizon: int, holdout: float | int, start: int) ->
 
 def fit_holdout(values: np.ndarray, *, n_targets: int, window: WindowConfig, model: ModelConfig,
                 train: TrainConfig, season: int = 1, holdout: float | int = 0.1, index=None,
-                on_epoch=None) -> tuple[NeuralForecaster, dict]:
+                on_epoch=None, target_names=None) -> tuple[NeuralForecaster, dict]:
     """Fit on all rows but a holdout tail; score the network and baselines on the tail.
 
     Returns the fitted forecaster and a dict with ``metrics``, per-step absolute residuals
     quantiles support (``residuals``: ``(n_windows, horizon, n_targets)`` list), row ranges and
-    the ``verdict`` on the holdout windows (:func:`verdict`).
+    the ``verdict`` on the holdout windows (:func:`verdict`); with ``--transform`` other than none,
+    ``transform`` (each column's fitted kind and lambda, from the rows before the tail). ``target_names``
+    name the columns in that entry and in messages (default ``target 1``, ...).
     """
     L, H = window.lookback, window.horizon
     values = np.asarray(values, dtype=np.float64)
@@ -446,7 +461,7 @@ def fit_holdout(values: np.ndarray, *, n_targets: int, window: WindowConfig, mod
     tr, te = _split_origins(values, L, H, 0, start, start, len(values))
     if len(te) == 0:
         raise DataError("the holdout tail has no complete window (gaps cover it); use a larger --holdout")
-    net = NeuralForecaster(window, model, train, n_targets).fit(values, tr, on_epoch=on_epoch)
+    net = make_forecaster(window, model, train, n_targets, season, target_names).fit(values, tr, on_epoch=on_epoch)
     notes: list = []
     baselines = make_baselines(L, H, n_targets, season, stat=train.stat_baseline, n_rows=len(values), notes=notes)
     forecasters = [(MODEL_KEY, net)] + [(b.name, b.fit(values, tr)) for b in baselines]
@@ -457,14 +472,14 @@ def fit_holdout(values: np.ndarray, *, n_targets: int, window: WindowConfig, mod
         "holdout_rows": [start, len(values)],
         "n_train_windows": int(len(tr)),
         "n_holdout_windows": int(len(te)),
-        "epochs": net.epochs_run_,
-        "best_epoch": net.best_epoch_,
+        **net.fit_info(),  # epochs, best_epoch, steps, max_epochs, patience, sized
         "metrics": metrics,
         "by_step": steps,
         "residuals": (y_true - preds[MODEL_KEY]),
         "verdict": verdict({k: m[VERDICT_METRIC] for k, m in metrics.items()}, _window_losses(y_true, preds), te, H),
     }
     info.update(_linear_path_info(net))
+    info.update(_transform_info(net))
     if notes:
         info["notes"] = notes
     if by_target:

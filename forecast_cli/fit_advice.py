@@ -26,7 +26,7 @@ from typing import Sequence
 from .errors import DataError
 from .training import MIN_TRAIN_WINDOWS  # no TensorFlow: training imports it on first use
 
-__all__ = ["DEFAULT_LEVELS", "MIN_TRAIN_WINDOWS", "as_flags", "cv_rows_needed",
+__all__ = ["DEFAULT_LEVELS", "MIN_TRAIN_WINDOWS", "as_flags", "cv_rows_needed", "default_lookback",
            "fold_settings", "holdout_rows_needed", "holdout_settings", "levels_text", "min_windows_for_levels",
            "panel_holdout_span"]
 
@@ -166,6 +166,39 @@ def fold_settings(n_rows: int, lookback: int, horizon: int, folds: int, test_siz
         T = span if fixed else (budget - L) // k
         return {"folds": k, "test_size": T, "lookback": L, "horizon": H}
     return None
+
+
+def default_lookback(n_rows: int, season: int, horizon: int, folds: int = 5, base: int = 30) -> int:
+    """The lookback when none is given: whole seasons, so that the closed-form linear path of one
+    series (``linear_fit="auto"``) reads every seasonal lag (measured: ``docs/short_series.md``).
+
+    Rule: with a season ``m`` > 1, the smallest multiple of ``m`` that is at least ``base`` and
+    two seasons (monthly 36, hourly 48, quarterly 32, business days 30); when the rows cannot hold
+    it with ``folds`` folds (:func:`fold_settings`), the largest multiple of ``m``, at least two
+    seasons, that they can, else what :func:`fold_settings` fits. Without a season: ``base``, or
+    what fits.
+
+    Args:
+        n_rows: rows of the series.
+        season: the season length (1: none).
+        horizon: the horizon.
+        folds: the folds the lookback must leave room for. Defaults to 5.
+        base: the lookback without a season. Defaults to 30 (the ``lookback`` setting's default).
+
+    >>> default_lookback(700, 12, 5), default_lookback(9000, 24, 5), default_lookback(3000, 5, 5)
+    (36, 48, 30)
+    >>> default_lookback(80, 12, 5), default_lookback(64, 4, 4, folds=2), default_lookback(500, 1, 5)
+    (24, 16, 30)
+    """
+    m = max(1, int(season))
+    want = base if m == 1 else m * max(2, -(-int(base) // m))
+    fit = fold_settings(int(n_rows), want, int(horizon), int(folds))
+    room = want if fit is None or fit["horizon"] < horizon else fit["lookback"]
+    if room >= want:
+        return want
+    if m > 1 and room >= 2 * m:
+        return room // m * m
+    return max(1, room)
 
 
 def panel_holdout_span(holdout: float, longest: int, horizon: int, n_series: int, *,

@@ -95,6 +95,9 @@ class Forecaster:
         """A :class:`~forecast_cli.panel.Panel` from a DataFrame (or a Panel as it is)."""
         from .panel import Panel, panel_from_frame
 
+        if self._configs()[2].transform != "none":
+            raise ConfigError("--transform applies to one series (a model of many series scales each window "
+                              "on its own, in logs for positive series); drop it")
         if isinstance(df, Panel):
             return df
         if not isinstance(df, pd.DataFrame):
@@ -128,7 +131,7 @@ class Forecaster:
 
             ds = self._series(df, time_col, target, features, data, window, model, train, length=True)
             season = int(self.settings.get("season") or ds.season or 1)
-            net = series_model.fit_all(ds, window, model, train, on_epoch=on_epoch)
+            net = series_model.fit_all(ds, window, model, train, on_epoch=on_epoch, season=season)
             self._remember_series(net, ds, data, season)
             index = ds.frame.index
             self.weights_ = {"rows": [0, len(index)], "period": [str(index[0]), str(index[-1])], "refit": False}
@@ -238,7 +241,8 @@ class Forecaster:
                                                              refit=refit)
                 stop = len(ds.frame) if refit else stop
             elif refit:
-                net, stop = series_model.fit_all(ds, window, model, train, on_epoch=on_epoch), len(ds.frame)
+                net = series_model.fit_all(ds, window, model, train, on_epoch=on_epoch, season=season)
+                stop = len(ds.frame)
             info["served"] = _served(served, info["metrics"], fallback)
             self._remember_series(net, ds, data, season, info, residuals)
             self.manifest_["served"] = info["served"]
@@ -442,7 +446,7 @@ class Forecaster:
                        features: Sequence[str] = (), folds: int = 5, test_size: int | None = None,
                        step: int | None = None, cv: str = "expanding", by_step: bool = False,
                        predictions: bool = True, strict: bool = False, on_fold=None, on_epoch=None,
-                       on_fold_done=None) -> pd.DataFrame:
+                       on_fold_done=None, map_folds=None) -> pd.DataFrame:
         """Cross-validate by cutoffs common to all series (see :mod:`forecast_cli.panel_cv`), or, for
         one series, by forecast origins in time-ordered folds (:func:`forecast_cli.evaluation.cross_validate`).
 
@@ -458,6 +462,9 @@ class Forecaster:
             on_fold_done: called with each fold's JSON-ready result once it is scored (one
                 series: its entry of ``folds``; many series: the fold with the means of its
                 metrics over series). Defaults to None.
+            map_folds: ``map_folds(fn, items)`` runs the independent fits (folds; with ``local``,
+                each series of each fold) elsewhere and yields their results in order, e.g. a
+                Dask cluster's :meth:`forecast_cli.cluster.Cluster.map`. Defaults to None (here).
 
         Returns:
             The long frame of test forecasts (id, ``fold``, ``cutoff``, ``ds``, ``y``, and the
@@ -480,7 +487,7 @@ class Forecaster:
                 frame, result = series_model.cross_validate(
                     ds, window, model, train, season=season, folds=folds, cv=cv, test_size=test_size,
                     by_step=by_step, predictions=predictions, on_fold=on_fold, on_epoch=on_epoch,
-                    on_fold_done=on_fold_done)
+                    on_fold_done=on_fold_done, map_folds=map_folds)
             result["season"] = season
             frame.attrs["metrics"] = result
             self.cv_metrics_ = result
@@ -501,7 +508,7 @@ class Forecaster:
             make_model=lambda: GlobalForecaster(window, model, train, n_targets=n_t, season=season),
             make_baselines=lambda: make_panel_baselines(L, H, n_t, season, stat=train.stat_baseline,
                                                         n_rows=[len(ds.frame) for ds in panel.series], notes=notes),
-            on_fold=on_fold, on_fold_done=on_fold_done, id_col=panel.id_col)
+            on_fold=on_fold, on_fold_done=on_fold_done, id_col=panel.id_col, map_folds=map_folds)
         if notes:
             result["notes"] = notes
         result["skipped"] = list(panel.skipped)

@@ -405,8 +405,11 @@ def check_forecast(point: np.ndarray, window: np.ndarray, bounds: dict, manifest
 def _window_reason(window: np.ndarray, manifest: dict, target: str) -> str:
     """Why a window gives a non-finite forecast: its most extreme value against the training data's scaling."""
     cols = list(manifest["data"].get("columns") or manifest["data"]["target"])
-    scaler = manifest.get("scaler") or {}
     w = np.asarray(window, dtype=np.float64)
+    low = _transform_reason(w, manifest, target)
+    if low:
+        return low
+    scaler = manifest.get("scaler") or {}
     mean = np.asarray(scaler.get("mean") or np.zeros(w.shape[1]), dtype=np.float64)
     scale = np.asarray(scaler.get("scale") or np.ones(w.shape[1]), dtype=np.float64)
     if mean.shape != (w.shape[1],) or scale.shape != (w.shape[1],) or len(cols) != w.shape[1]:
@@ -420,6 +423,24 @@ def _window_reason(window: np.ndarray, manifest: dict, target: str) -> str:
     beyond = ", beyond float32 (3.4e+38)" if abs(w[row, c]) > FLOAT32_MAX or z[row, c] > FLOAT32_MAX else ""
     return (f"the last {len(w)} values{col} reach {w[row, c]:.4g}{beyond}, far outside the training data "
             f"(mean {mean[c]:.4g}, std {scale[c]:.4g})")
+
+
+def _transform_reason(w: np.ndarray, manifest: dict, target: str) -> str | None:
+    """Why a window of a bundle with a log/Box-Cox transform (:mod:`forecast_cli.transforms`) has no
+    forecast: a value <= 0 in the column; None when that is not the reason."""
+    targets = list(manifest["data"]["target"])
+    entries = (manifest.get("transform") or {}).get("targets") or []
+    j = targets.index(target)
+    if j >= len(entries) or entries[j].get("kind", "none") == "none" or j >= w.shape[1]:
+        return None
+    col = w[:, j]
+    with np.errstate(invalid="ignore"):
+        low = col[col <= 0]
+    if not len(low):
+        return None
+    kind = "log" if entries[j]["kind"] == "log" else f"Box-Cox (lambda {float(entries[j]['lambda']):.3g})"
+    return (f"its last {len(w)} values hold {low.min():.4g}, and the model's {kind} transform, fitted on positive "
+            "training rows, needs values > 0: train with --transform none for data that can be <= 0")
 
 
 def check_value_range(ds) -> None:

@@ -247,17 +247,18 @@ SCHEMA = Obj({
         "dropout": _FRACTION,
         "recurrent_dropout": _FRACTION,
         "norm": Choice("last", "none"),
+        "transform": Choice("auto", "log", "boxcox", "none"),
         "linear_skip": Bool(),
         "patch": Int(0, MAX_LOOKBACK),
         "channel_independent": Bool(),
-        "linear_fit": Choice("adam", "lstsq"),
+        "linear_fit": Choice("auto", "adam", "lstsq"),  # auto: lstsq on one series with a linear path
         "linear_rank": LinearRank(),
         "local": Bool(),
         "id_embedding": Int(0, MAX_UNITS),
         "ensemble": Int(1, 16),
     }),
     "train": Obj({
-        "epochs": Int(1), "batch_size": Int(1), "patience": Int(0),
+        "epochs": Opt(Int(1)), "steps": Opt(Int(1)), "batch_size": Int(1), "patience": Opt(Int(0)),
         "val_fraction": Num(0.0, 0.5, lo_open=True, hi_open=True), "learning_rate": Num(0.0, lo_open=True),
         "seed": Int(-2**63), "threads": Int(0), "jit_compile": Choice(True, False, "auto"),
         "balance": Num(0.0),
@@ -283,6 +284,14 @@ SCHEMA = Obj({
                               "start": Opt(Str()), "end": Opt(Str()), "sha256": Opt(Str())})),
     "holdout": Opt(Obj({"metrics": Map(_METRICS), "n_holdout_windows": Opt(Int(0)),
                         "holdout_period": List(Opt(Str()), 2, 2)})),
+    # the target transform fitted on the training rows (forecast_cli.transforms; issue 15), one entry per
+    # target in data.target's order; a bundle without it was trained without one
+    "transform": Opt(Obj({
+        "setting": Choice("auto", "log", "boxcox", "none"), "season": Opt(Int(1, MAX_LOOKBACK)),
+        "targets": List(Obj({"column": Str(), "kind": Choice("none", "log", "boxcox"),
+                             "lambda": Num(0.0, 1.0, nullable=True)}, required=("column", "kind", "lambda")),
+                        1, MAX_COLUMNS),
+    }, required=("targets",))),
     # adaptive (issue 14): predict adapts the level by ACI over the input's windows after training
     # (forecast_cli.intervals); a bundle without it keeps the nominal level (plain split conformal).
     "conformal": Opt(Obj({"method": Opt(Str()), "residuals": Opt(Residuals()),
@@ -436,16 +445,33 @@ def _check_agreement(m: dict) -> None:
                        f"{len(m['scaler'][key])} numbers")
     if mo.get("patch", 0) > w["lookback"]:
         raise _Bad("model.patch", f"<= window.lookback ({w['lookback']})", mo["patch"])
-    lstsq = mo.get("linear_fit", "adam") == "lstsq"
-    if mo.get("linear_rank", "full") != "full" and not lstsq:
+    fit = mo.get("linear_fit", "adam")
+    if mo.get("linear_rank", "full") != "full" and fit != "lstsq":
         raise _Bad("model.linear_rank", "'full' unless model.linear_fit is 'lstsq'", _short(mo["linear_rank"]))
-    if lstsq and not mo.get("linear_skip", True):
+    if fit == "lstsq" and not mo.get("linear_skip", True):
         raise _Bad("model.linear_skip", "true when model.linear_fit is 'lstsq'", False)
+    _check_transform(m)
     res = (m.get("conformal") or {}).get("residuals")
     if res is not None and (len(res) != w["horizon"] or any(len(row) != len(target) for row in res)):
         shape = [len(res), len(res[0]) if res else 0]
         raise _Bad("conformal.residuals", f"of shape [horizon {w['horizon']}][n_targets {len(target)}][n]",
                    f"shape {shape}[n]")
+
+
+def _check_transform(m: dict) -> None:
+    """The transform section names data.target's columns in order, and a lambda fits each kind."""
+    tf = m.get("transform")
+    if not tf:
+        return
+    cols = [t["column"] for t in tf["targets"]]
+    if cols != m["data"]["target"]:
+        raise _Bad("transform.targets", f"one entry per column of data.target ({_short(m['data']['target'])})",
+                   _short(cols))
+    for j, t in enumerate(tf["targets"]):
+        want = {"none": None, "log": 0.0}.get(t["kind"], t["lambda"])
+        if t["lambda"] != want or (t["kind"] == "boxcox" and t["lambda"] is None):
+            what = {"none": "null", "log": "0"}.get(t["kind"], "a number in [0, 1]")
+            raise _Bad(f"transform.targets[{j}].lambda", f"{what} for kind {t['kind']!r}", _short(t["lambda"]))
 
 
 def n_inputs(m: dict) -> int:

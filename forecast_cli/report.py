@@ -166,10 +166,14 @@ def _fold_title(f: dict) -> list[str]:
     """A fold's title as phrases: ``fold 1: test 2009-02-10 .. 2013-07-31``, ``1093 train / 1122 test
     windows``, ``1 epochs (best 1)``, and the linear path's rank and penalty when it has one."""
     period = f" test {_day(f['test_period'][0])} .. {_day(f['test_period'][1])}" if "test_period" in f else ""
+    from .transforms import transform_text
+
     lp = f.get("linear_path")
+    tt = transform_text(f.get("transform"))
     return [f"fold {f['fold']}:{period}", f"{f['n_train_windows']} train / {f['n_test_windows']} test windows",
             f"{f['epochs']} epochs (best {f['best_epoch']})",
-            *([f"linear path rank {lp['rank']}, penalty {lp['alpha']:g}"] if lp is not None else [])]
+            *([f"linear path rank {lp['rank']}, penalty {lp['alpha']:g}"] if lp is not None else []),
+            *([tt] if tt else [])]
 
 
 def _phrase_lines(phrases: list[str], width: int) -> str:
@@ -370,6 +374,8 @@ def weights_text(weights: dict) -> str:
 
 def render_inspect(console: Console, v: dict) -> None:
     """What a bundle holds (the view made by ``forecast inspect``)."""
+    from .transforms import transform_text
+
     console.print(_kv_table(f"bundle {v['bundle']}", [
         ("format", f"{v.get('format')} version {v.get('format_version')}"),
         ("created", v.get("created")),
@@ -382,6 +388,7 @@ def render_inspect(console: Console, v: dict) -> None:
         ("window", f"lookback {w.get('lookback')}, horizon {w.get('horizon')}"),
         ("model", ", ".join(f"{k} {val}" for k, val in m.items())),
         ("training", ", ".join(f"{k} {val}" for k, val in tr.items())),
+        ("transform", (transform_text(v.get("transform")) or "transform: none").removeprefix("transform: ")),
     ]))
     panel = v.get("panel")
     if isinstance(panel, dict):

@@ -76,7 +76,7 @@ def dataset_info(ds) -> dict:
 def cross_validate(ds, window: WindowConfig, model: ModelConfig, train: TrainConfig, *, season: int, folds: int,
                    cv: str = "expanding", test_size: int | None = None, by_step: bool = False,
                    predictions: bool = True, on_fold=None, on_epoch=None,
-                   on_fold_done=None) -> tuple[pd.DataFrame, dict]:
+                   on_fold_done=None, map_folds=None) -> tuple[pd.DataFrame, dict]:
     """Cross-validate the network and the baselines on one series; ``(frame, result)``.
 
     ``frame`` is :func:`predictions_frame` (empty without ``predictions``); ``result`` the JSON-ready
@@ -87,7 +87,7 @@ def cross_validate(ds, window: WindowConfig, model: ModelConfig, train: TrainCon
     result = _cross_validate(ds.values, n_targets=len(ds.target), window=window, model=model, train=train,
                              season=season, n_folds=folds, cv=cv, test_size=test_size, by_step=by_step,
                              index=ds.frame.index, target_names=list(ds.target), keep_predictions=predictions,
-                             on_fold=on_fold, on_epoch=on_epoch, on_fold_done=on_fold_done)
+                             on_fold=on_fold, on_epoch=on_epoch, on_fold_done=on_fold_done, map_folds=map_folds)
     kept = result.pop("predictions", [])
     return predictions_frame(kept, _stamped_index(ds), ds.target), result
 
@@ -125,7 +125,8 @@ def fit_holdout(ds, window: WindowConfig, model: ModelConfig, train: TrainConfig
     from .evaluation import fit_holdout as _fit_holdout
 
     net, info = _fit_holdout(ds.values, n_targets=len(ds.target), window=window, model=model, train=train,
-                             season=season, holdout=holdout, index=ds.frame.index, on_epoch=on_epoch)
+                             season=season, holdout=holdout, index=ds.frame.index, on_epoch=on_epoch,
+                             target_names=list(ds.target))
     residuals = np.asarray(info.pop("residuals"))[-MAX_STORED_RESIDUALS:]
     return net, info, residuals
 
@@ -156,25 +157,32 @@ def serve_baseline(ds, name: str, net, *, season: int, holdout_start: int, refit
     return baseline_network(baseline, net), residuals
 
 
-def fit_all(ds, window: WindowConfig, model: ModelConfig, train: TrainConfig, on_epoch=None):
-    """Fit on every complete window of the series (early stopping on its chronological tail)."""
-    from .training import NeuralForecaster
+def fit_all(ds, window: WindowConfig, model: ModelConfig, train: TrainConfig, on_epoch=None, *,
+            season: int | None = None):
+    """Fit on every complete window of the series (early stopping on its chronological tail); the
+    target transform (``model.transform``) is fitted on the rows those windows cover. ``season``
+    defaults to the series' inferred one."""
+    from .transforms import make_forecaster
     from .windows import valid_origins
 
     origins = valid_origins(ds.values, window.lookback, window.horizon)
     if not len(origins):
         raise DataError("no complete window (gaps cover the series); fill the gaps or raise --max-gap",
                         path=ds.source)
-    return NeuralForecaster(window, model, train, len(ds.target)).fit(ds.values, origins, on_epoch=on_epoch)
+    season = int(season or ds.season or 1)
+    net = make_forecaster(window, model, train, len(ds.target), season, list(ds.target))
+    return net.fit(ds.values, origins, on_epoch=on_epoch)
 
 
 def manifest(net, ds, data: DataConfig, season: int, *, info: dict | None = None,
              residuals: np.ndarray | None = None) -> dict:
     """The manifest of a one-series model (as :func:`forecast_cli.bundle.save_bundle` completes it with
-    versions and hashes): settings, scaler, data contract, training fingerprint, holdout metrics and
+    versions and hashes): settings, scaler, the fitted target transform (``transform``), data contract,
+    training fingerprint, holdout metrics and
     the held-out residuals ``(horizon, n_targets, n_windows)`` for conformal intervals, with the
     settings of their adaptive level (``conformal.adaptive``)."""
     from .bundle import fingerprint
+    from .transforms import transform_section
 
     out = {
         "window": to_dict(net.window), "model": to_dict(net.model_cfg), "train": to_dict(net.train_cfg),
@@ -189,6 +197,7 @@ def manifest(net, ds, data: DataConfig, season: int, *, info: dict | None = None
             "last_timestamp": str(ds.frame.index[-1]),
         },
         "training_data": {"file": os.path.basename(str(ds.source)), **fingerprint(ds.frame)},
+        "transform": transform_section(net, ds.target),
     }
     if info is not None:
         out["holdout"] = {k: v for k, v in info.items() if k != "by_step"}

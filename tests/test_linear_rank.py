@@ -215,7 +215,10 @@ def test_evaluate_reports_each_folds_linear_path():
     assert r.exit_code == 0
     for f in folds:
         assert f"linear path rank {f['linear_path']['rank']}, penalty {f['linear_path']['alpha']:g}" in r.stdout
-    # the default (adam) linear path has nothing to report
+    # the adam-trained linear path has nothing to report; the default (auto) is the closed form from 100 windows
+    r = CliRunner().invoke(app, ["evaluate", str(AAPL), "--target", "Close", "--lookback", "10", "--horizon", "3",
+                                 "--folds", "2", "--json", "--linear-fit", "adam", *FAST_CLI])
+    assert all("linear_path" not in f for f in json.loads(r.stdout)["folds"])
     r = CliRunner().invoke(app, ["evaluate", str(AAPL), "--target", "Close", "--lookback", "10", "--horizon", "3",
                                  "--folds", "2", "--json", *FAST_CLI])
-    assert all("linear_path" not in f for f in json.loads(r.stdout)["folds"])
+    assert all(f["linear_path"]["rank"] == "full" for f in json.loads(r.stdout)["folds"])

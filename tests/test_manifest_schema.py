@@ -84,6 +84,7 @@ def test_n_targets_mismatch(aapl_bundle, tmp_path, no_keras):
         m["data"].update(target=["Close", "Open"], columns=["Close", "Open"])
         m["scaler"] = {"mean": m["scaler"]["mean"] * 2, "scale": m["scaler"]["scale"] * 2}
         m["conformal"]["residuals"] = [row * 2 for row in m["conformal"]["residuals"]]
+        m["transform"]["targets"].append({"column": "Open", "kind": "none", "lambda": None})
     bad = variant(aapl_bundle, tmp_path / "targets.fcst", edit)
     assert_refused(bad, "model.keras takes input of shape [None, 20, 1] but the manifest says [None, 20, 2]",
                    kind="inconsistent bundle: ")
@@ -204,3 +205,17 @@ def test_old_bundle_with_a_removed_setting_on_is_refused(aapl_bundle, tmp_path, 
     bad = variant(aapl_bundle, tmp_path / "on.fcst", lambda m: with_removed(m, section, key, value))
     assert_refused(bad, f"this bundle was trained with {section}.{key}={shown}, which this version of forecast-cli "
                         "no longer has (see docs/accuracy.md); retrain it", kind="this bundle was trained with")
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda t: t["targets"][0].update(column="Open"),
+     "manifest field 'transform.targets' must be one entry per column of data.target (['Close']), got ['Open']"),
+    (lambda t: t["targets"][0].update(kind="boxcox", **{"lambda": None}),
+     "manifest field 'transform.targets[0].lambda' must be a number in [0, 1] for kind 'boxcox', got None"),
+    (lambda t: t["targets"][0].update(kind="boxcox", **{"lambda": 2.0}),
+     "manifest field 'transform.targets[0].lambda' must be a finite number in [0.0, 1.0], got 2.0"),
+    (lambda t: t["targets"][0].update(kind="sqrt"), "manifest field 'transform.targets[0].kind' must be one of"),
+])
+def test_transform_section_is_checked(aapl_bundle, tmp_path, no_keras, edit, message):
+    bad = variant(aapl_bundle, tmp_path / "tf.fcst", lambda m: edit(m["transform"]))
+    assert_refused(bad, message)

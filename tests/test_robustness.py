@@ -289,7 +289,6 @@ def test_score(case: Case, corpus_scored):
 # ---------------------------------------------------------------------------- metrics never hide NaN
 def test_nan_prediction_is_reported_with_where(monkeypatch):
     """A model that outputs NaN: evaluate names the forecaster, window origin and step; no numbers."""
-    import forecast_cli.evaluation as ev
 
     class NaNModel:
         epochs_run_, best_epoch_ = 1, 1
@@ -305,7 +304,12 @@ def test_nan_prediction_is_reported_with_where(monkeypatch):
             out[3, 1, 0] = np.nan
             return out
 
-    monkeypatch.setattr(ev, "NeuralForecaster", NaNModel)
+        def fit_info(self):
+            return {"epochs": 1, "best_epoch": 1}
+
+    import forecast_cli.training as tr
+
+    monkeypatch.setattr(tr, "NeuralForecaster", NaNModel)  # the class evaluation builds (through transforms)
     r = invoke("evaluate", CORPUS / "clean.csv", *EVAL_ARGS, "--json")
     assert r.exit_code == 1, r.output
     lines = r.stderr.strip().splitlines()

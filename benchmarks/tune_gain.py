@@ -1,12 +1,13 @@
 """Does tuning help where it counts? ``forecast tune`` on two series, scored on a span no trial saw.
 
     python benchmarks/tune_gain.py [--trials 30] [--timeout 17m] [--epochs 10] [--folds 3] [--series air,aapl]
-                                   [--storage sqlite:///bench.db] [--stat-baseline]
+                                   [--storage sqlite:///bench.db] [--space FILE.toml] [--stat-baseline]
 
 The protocol of issue 16: for each series, :func:`forecast_cli.tune.tune` (TPE seeded with 0,
 median pruning after each fold) searches the default space (:func:`forecast_cli.tune_space.default_space`)
 by 3-fold expanding cross-validation on the rows before a final test span (the last
-``rows // (folds + 2)`` rows), in a fresh SQLite study, until ``--trials`` trials have finished
+``rows // (folds + 2)`` rows), in a fresh SQLite study (the space: ``tune_gain_space.toml``, the default space with recurrent
+dropout fixed at 0, batch 32-128, up to 64 units, 2 layers and lookback 96, so that 30 trials fit), until ``--trials`` trials have finished
 or ``--timeout`` has passed (no trial starts after it; the running one finishes). Then the best
 settings and the defaults (the command line's: lookback 30, horizon 5, 32 LSTM units...) are each
 fitted once on the searched rows and scored on the untouched span, beside the baselines. The
@@ -54,7 +55,7 @@ def measure(name: str, args, storage: str) -> dict:
     settings = split_settings(**data, **extra, epochs=args.epochs, seed=args.seed)
     t0 = time.perf_counter()
     r = tune(str(ROOT / "sample_data" / file), settings, trials=args.trials, timeout=args.timeout, storage=storage,
-             study=f"bench-{name}", folds=args.folds,
+             study=f"bench-{name}", folds=args.folds, space_path=args.space,
              on_trial=lambda row, best: print(f"  {name} trial {row['trial']}: {row['state']} "
                                               f"{row['value'] if row['value'] is not None else '-'} (best {best})",
                                               file=sys.stderr, flush=True))
@@ -81,6 +82,8 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--storage", default=None, help="a database URL (default: a fresh SQLite file per run); "
                     "a rerun with the same URL continues the studies")
+    ap.add_argument("--space", default=str(Path(__file__).with_name("tune_gain_space.toml")),
+                    help="a --space TOML file (default: tune_gain_space.toml beside this script)")
     ap.add_argument("--stat-baseline", action="store_true", help="score AutoETS beside the baselines too (slow)")
     args = ap.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -102,7 +105,7 @@ def main(argv=None) -> None:
               f"{(r['best_baseline'] or '') + ' ' + _f(r['rmse_best_baseline']):>22} "
               f"{_f(r['gain_cv'], '+.1%'):>8} {_f(r['gain_final'], '+.1%'):>10}")
     emit({"settings": {"trials": args.trials, "timeout": args.timeout, "epochs": args.epochs, "folds": args.folds,
-                       "seed": args.seed, "stat_baseline": args.stat_baseline, "metric": "rmse on the final span (data units)"},
+                       "seed": args.seed, "space": Path(args.space).name, "stat_baseline": args.stat_baseline, "metric": "rmse on the final span (data units)"},
           "machine": machine(), "rows": rows})
 
 

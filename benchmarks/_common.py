@@ -62,3 +62,30 @@ def typed_value(default, raw: str):
     if isinstance(default, float):
         return float(raw)
     return raw
+
+
+DATA = ROOT.parent / "shared" / "data"
+
+
+def load_one_series(args, gaps: str = "skip"):
+    """``(values (n, 1), season, name)`` of the one series a validation benchmark asks for: ``args.m4``
+    (an M4 Hourly id: its train part), ``args.m3`` (an M3 Quarterly id, without its 8 test quarters,
+    which are never read) or ``args.data`` with ``args.target`` (and ``args.na_values``), read by the
+    tool's own reader. Used by ``short_series.py`` and ``transforms.py``."""
+    import numpy as np
+    import pandas as pd
+
+    if args.m4:
+        df = pd.read_csv(DATA / "m4" / "Hourly-train.csv")
+        row = df[df["V1"] == args.m4].iloc[0, 1:].dropna().to_numpy(dtype=float)
+        return row[:, None], 24, f"m4:{args.m4}"
+    if args.m3:
+        df = pd.read_csv(DATA / "m3" / "M3_quarterly.csv")
+        y = df[df["series_id"] == args.m3]["value"].to_numpy(dtype=float)[:-8]  # the M3 test quarters: never
+        return y[:, None], 4, f"m3:{args.m3}"
+    from forecast_cli import data
+    from forecast_cli.config import DataConfig
+
+    cfg = DataConfig(target=(args.target,), na_values=tuple(args.na_values or ()), gaps=gaps)
+    ds = data.load(args.data, cfg)
+    return np.asarray(ds.values, dtype=float)[:, :1], int(ds.season or 1), f"{Path(args.data).name}:{args.target}"

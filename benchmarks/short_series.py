@@ -25,27 +25,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "data"
 
-
-def load_series(args) -> tuple[np.ndarray, int, str]:
-    """``(values (n, 1), season, name)`` of the series asked for."""
-    import pandas as pd
-
-    if args.m4:
-        df = pd.read_csv(DATA / "m4" / "Hourly-train.csv")
-        row = df[df["V1"] == args.m4].iloc[0, 1:].dropna().to_numpy(dtype=float)
-        return row[:, None], 24, f"m4:{args.m4}"
-    if args.m3:
-        df = pd.read_csv(DATA / "m3" / "M3_quarterly.csv")
-        y = df[df["series_id"] == args.m3]["value"].to_numpy(dtype=float)[:-8]  # the M3 test quarters: never
-        return y[:, None], 4, f"m3:{args.m3}"
-    from forecast_cli import data
-    from forecast_cli.config import DataConfig
-
-    cfg = DataConfig(target=(args.target,), na_values=tuple(args.na_values or ()), gaps="skip")
-    ds = data.load(args.data, cfg)
-    return np.asarray(ds.values, dtype=float)[:, :1], int(ds.season), Path(args.data).name
+from benchmarks._common import load_one_series  # noqa: E402
 
 
 def main(argv=None) -> dict:
@@ -75,7 +56,7 @@ def main(argv=None) -> dict:
     from forecast_cli.fit_advice import default_lookback
     from forecast_cli.training import MIN_TRAIN_WINDOWS, NeuralForecaster
 
-    values, season, name = load_series(args)
+    values, season, name = load_one_series(args)
     n_final = int(round(len(values) * args.final)) if args.final < 1 else int(args.final)
     values = values[: len(values) - n_final]  # the final span is gone before anything is chosen
     H = args.horizon

@@ -97,9 +97,9 @@ class GlobalForecaster:
             scale (mean absolute seasonal difference of log values). Windows are scaled by ``s``, so
             the loss alone weighs every series like MASE does (its error over its own seasonal
             variation); the weight moves it towards relative errors (sMAPE's), which count more on
-            series that vary a lot within a season. Used only when every series trained on is logged
-            (positive): beside a series in its own units, whose errors are not relative, the weights
-            are off (``balance_used_`` says which held). 0 = off. Defaults to ``train.balance``.
+            series that vary a lot within a season. Needs every series trained on logged (positive):
+            beside a series in its own units, whose errors are not relative, :meth:`fit` refuses it
+            (ConfigError) rather than ignore it. 0 = off. Defaults to ``train.balance``.
         trend_cap: the steepest trend a forecast of a logged series may extrapolate, in log units
             per season (:func:`cap_trend`); 0 = off. Not a setting: chosen on M3's validation split
             (docs/m3.md). Defaults to :data:`TREND_CAP` when ``season`` is in
@@ -249,9 +249,12 @@ class GlobalForecaster:
             parts.append(z)
             parts.append(np.full((1, s.shape[1]), np.nan))
             offset += len(z) + 1
-        # relative errors mean something only on logged series: with one in its own units, none
-        self.balance_used_ = self.balance if all(all(lg[:self.n_targets]) for lg, u in zip(self.logged_, used)
-                                                 if u) else 0.0
+        # relative errors mean something only on logged series: with one in its own units, refuse (never ignore)
+        unlogged = sum(1 for lg, u in zip(self.logged_, used) if u and not all(lg[:self.n_targets]))
+        if self.balance > 0 and unlogged:
+            raise ConfigError(f"--balance weighs windows towards relative errors, which need positive series, but "
+                              f"{unlogged} series trained on have values <= 0; drop --balance")
+        self.balance_used_ = self.balance
         Z = np.concatenate(parts).astype(np.float32)
         tr, va = np.concatenate(tr), np.concatenate(va)
         tr_id, va_id = np.concatenate(tr_id), np.concatenate(va_id)

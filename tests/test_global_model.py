@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from dataclasses import replace
 
 from forecast_cli.baselines import (
     Naive,
@@ -299,18 +300,21 @@ def test_epochs_and_patience_left_to_the_model_are_30_and_5():
     assert GlobalForecaster(WindowConfig(8, 8), ModelConfig(), TrainConfig(epochs=7, patience=2), 1, 4).budget() == (7, 2)
 
 
-def test_balance_weights_only_when_every_trained_series_is_logged():
+def test_balance_weights_positive_series_and_is_refused_beside_one_that_is_not():
     series = _series()
-    negative = [series[0] - 100.0, *series[1:]]  # one series below zero: scaled in its own units
     tc = TrainConfig(epochs=1, batch_size=64, patience=1, balance=1000.0)
-    for data, used in ((series, 1000.0), (negative, 0.0)):
-        g = GlobalForecaster(FAST["window"], _model(), tc, n_targets=1, season=M)
-        Z, tr, va, tr_id, va_id = g._layout(data, _train_origins(data))
-        assert g.balance_used_ == used
-        w = g._normalised(Z, tr[:5], tr_id[:5])[2]
-        assert (w is None) == (used == 0.0)
-        if w is not None:
-            assert (w > 1.0).all()
+    g = GlobalForecaster(FAST["window"], _model(), tc, n_targets=1, season=M)
+    Z, tr, va, tr_id, va_id = g._layout(series, _train_origins(series))
+    assert g.balance_used_ == 1000.0
+    w = g._normalised(Z, tr[:5], tr_id[:5])[2]
+    assert w is not None and (w > 1.0).all()
+    negative = [series[0] - 100.0, *series[1:]]  # one series below zero: scaled in its own units
+    g = GlobalForecaster(FAST["window"], _model(), tc, n_targets=1, season=M)
+    with pytest.raises(ConfigError, match=r"--balance .* 1 series trained on have values <= 0; drop --balance"):
+        g._layout(negative, _train_origins(negative))
+    g = GlobalForecaster(FAST["window"], _model(), replace(tc, balance=0.0), n_targets=1, season=M)
+    g._layout(negative, _train_origins(negative))  # without --balance the same series are fine
+    assert g.balance_used_ == 0.0
 
 
 def test_linear_fit_auto_means_adam_across_series():

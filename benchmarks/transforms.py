@@ -2,7 +2,8 @@
 before a final span that is never read (issue 15, "Level and scale"); see docs/transforms.md.
 
 One run is one series: each fold fits the one-series network once per transform (``none``, ``log``,
-``boxcox``, and ``mle``: Box-Cox with scipy's maximum-likelihood lambda, the estimator not adopted)
+``boxcox``; scipy's maximum-likelihood lambda, measured as ``mle`` and not adopted, was removed
+after its figures went into docs/transforms.md)
 on the fold's training rows, and scores every forecast on the data's scale beside the baselines.
 ``auto`` needs no network of its own: on each fold it is the ``boxcox`` network where the block
 test of :mod:`forecast_cli.transforms` picks Box-Cox (the same lambda, the same seed) and the
@@ -28,29 +29,6 @@ sys.path.insert(0, str(ROOT))
 from benchmarks._common import load_one_series  # noqa: E402
 
 
-class MLETransform:
-    """Box-Cox with ``scipy.stats.boxcox_normmax(method="mle")``'s lambda, clipped to [0, 1] (the variant)."""
-
-    @staticmethod
-    def make(season):
-        from forecast_cli.transforms import TargetTransform
-
-        class _MLE(TargetTransform):
-            def fit(self, rows):
-                from scipy.stats import boxcox_normmax
-
-                x = np.asarray(rows, dtype=float)[:, 0]
-                x = x[np.isfinite(x)]
-                if x.min() <= 0:
-                    self.params_ = [{"kind": "none", "lambda": None}]
-                else:
-                    lam = float(np.clip(boxcox_normmax(x, method="mle"), 0.0, 1.0))
-                    self.params_ = [{"kind": "boxcox", "lambda": lam}]
-                return self
-
-        return _MLE("boxcox", season)
-
-
 def _rmse(pred, y):
     return float(np.sqrt(np.nanmean((pred - y) ** 2)))
 
@@ -69,7 +47,7 @@ def main(argv=None) -> dict:
     p.add_argument("--horizon", type=int, default=5)
     p.add_argument("--lookback", type=int, default=30)
     p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--modes", default="none,log,boxcox,mle")
+    p.add_argument("--modes", default="none,log,boxcox")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
@@ -78,7 +56,7 @@ def main(argv=None) -> dict:
     from forecast_cli.evaluation import make_folds
     from forecast_cli.metrics import mase_scale
     from forecast_cli.training import MIN_TRAIN_WINDOWS
-    from forecast_cli.transforms import TargetTransform, TransformedForecaster, make_forecaster
+    from forecast_cli.transforms import TargetTransform, make_forecaster
 
     values, season, name = load_one_series(args, gaps=args.gaps)
     n_final = int(round(len(values) * args.final)) if args.final < 1 else int(args.final)
@@ -101,11 +79,7 @@ def main(argv=None) -> dict:
         preds = {}
         for mode in modes:
             t1 = time.perf_counter()
-            if mode == "mle":
-                net = make_forecaster(window, ModelConfig(transform="none"), train, 1, season)
-                net = TransformedForecaster(net, transform=MLETransform.make(season)).fit(values, fold.train_origins)
-            else:
-                net = make_forecaster(window, ModelConfig(transform=mode), train, 1, season).fit(values, fold.train_origins)
+            net = make_forecaster(window, ModelConfig(transform=mode), train, 1, season).fit(values, fold.train_origins)
             seconds[mode] = seconds.get(mode, 0.0) + time.perf_counter() - t1
             tf = getattr(net, "transform_", None)
             lam.setdefault(mode, []).append(None if tf is None else tf.params_[0].get("lambda"))

@@ -11,6 +11,7 @@ work on DataFrames, one series or many) and shapes what it returns for the comma
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Callable
 
 from .config import DataConfig, ModelConfig, TrainConfig, WindowConfig, to_dict
@@ -85,6 +86,7 @@ def evaluate(source, data: DataConfig, window: WindowConfig = WindowConfig(), mo
                               on_fold=on_fold, on_epoch=on_epoch, on_fold_done=on_fold_done, map_folds=map_folds)
     result = dict(frame.attrs.pop("metrics"))
     m = result.pop("season")
+    window = replace(window, lookback=result.pop("lookback"))  # as decided from the data when not given
     if on_forecasts is not None:
         on_forecasts(frame)
     if predictions_path is not None:
@@ -121,11 +123,12 @@ def _panel_info(panel) -> dict:
 def load_many(source, data: DataConfig, window: WindowConfig, *, strict: bool = False, warn=None):
     """Read many series (a long file with ``data.id_col``, a folder, a glob or a list of files) for a
     model: every series needs ``lookback + horizon + 1`` rows; those left out are passed to ``warn``."""
+    from .fit_advice import resolve_lookback
     from .panel import load_panel
 
     window.check()
     panel = load_panel(source, data.check(), require_target=True,
-                       min_rows=window.lookback + window.horizon + 1, strict=strict)
+                       min_rows=resolve_lookback(window, many=True).lookback + window.horizon + 1, strict=strict)
     if len(panel.target) != 1:
         raise ConfigError(f"with many series, give exactly one --target; got {', '.join(panel.target)}")
     for s in panel.skipped:
@@ -158,6 +161,7 @@ def evaluate_many(source, data: DataConfig, window: WindowConfig = WindowConfig(
         on_forecasts(frame)
     result.pop("skipped", None)  # in data.skipped
     season = result.pop("season")  # in settings.season
+    window = replace(window, lookback=result.pop("lookback"))
     if predictions_path is not None:
         from .files import atomic_write
 
@@ -189,7 +193,7 @@ def train_many(source, output, data: DataConfig, window: WindowConfig = WindowCo
     fc = Forecaster(**_flat_settings(data, window, model, train, season))
     result = fc.fit_holdout(panel, holdout=holdout, refit=refit, on_epoch=on_epoch)
     out = {"command": "train", "data": _panel_info(panel),
-           "settings": {"window": to_dict(window), "model": to_dict(model), "train": to_dict(train),
+           "settings": {"window": to_dict(fc.window_), "model": to_dict(model), "train": to_dict(train),
                         "holdout": holdout, "season": fc.season_, "units": "data"},
            "holdout": result}
     if output is not None:
@@ -231,7 +235,7 @@ def train(source, output: str | os.PathLike | None, data: DataConfig, window: Wi
     ds = _load_one(source, data)
     info = fc.fit_holdout(ds, id_col=None, holdout=holdout, refit=refit, fallback=fallback, on_epoch=on_epoch)
     result = {"command": "train", "data": dataset_info(ds),
-              "settings": {"window": to_dict(window), "model": to_dict(model), "train": to_dict(train),
+              "settings": {"window": to_dict(fc.window_), "model": to_dict(model), "train": to_dict(train),
                            "holdout": holdout, "season": fc.season_, "units": "data"},
               "holdout": info}
     if output is not None:

@@ -171,7 +171,7 @@ def _source(data: list[str]):
 EVAL_PANEL = "Evaluation"
 StrictOpt = Annotated[bool, typer.Option(
     "--strict", envvar=_env("strict"), show_envvar=False, metavar="", rich_help_panel=EVAL_PANEL,
-    help="Many series: fail if any series is left out, instead of warning.")]
+    help="Many series: fail if any is left out (not warn).")]
 ENV_NOTE = ("Every option can also come from a FORECAST_<OPTION> variable (FORECAST_MAX_GAP=5) or a "
             "--config TOML file.")
 
@@ -434,7 +434,7 @@ def evaluate(
     json_out: JsonOpt = False,
     json_lines: Annotated[bool, typer.Option(
         "--json-lines", metavar="", rich_help_panel=OUTPUT_PANEL,
-        help="One JSON object per finished fold, then the result.")] = False,
+        help="One JSON object per fold, then the result.")] = False,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,

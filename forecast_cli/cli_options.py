@@ -29,7 +29,7 @@ OUTPUT_PANEL = "Output"
 # Settings shown apart from their group's panel: the linear path, and those of many series only.
 _OWN_PANEL = {"linear_skip": "Linear path", "linear_fit": "Linear path", "linear_rank": "Linear path",
               "local": "Many series", "id_embedding": "Many series", "ensemble": "Many series",
-              "balance": "Many series", "stat_baseline": "Evaluation"}
+              "balance": "Many series", "theta_weight": "Many series", "stat_baseline": "Evaluation"}
 
 # How --help names a value, by the setting's type (a flag names none).
 _METAVARS = {"int": "INT", "float": "FLOAT", "str": "TEXT", "str | None": "TEXT", "int | None": "INT",

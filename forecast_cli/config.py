@@ -147,11 +147,14 @@ class WindowConfig:
     """Input and output window lengths.
 
     Args:
-        lookback: number of past steps the model sees. Defaults to 30.
+        lookback: number of past steps the model sees; None (the default) is decided from the
+            data where it is read (:func:`forecast_cli.fit_advice.resolve_lookback`): for one
+            series whole seasons, at least 30 (monthly 36, hourly 48), fewer where the rows cannot
+            hold them; for many series 30.
         horizon: number of future steps predicted at once (direct multi-step). Defaults to 5.
     """
 
-    lookback: int = _setting("lookback")
+    lookback: int | None = _setting("lookback")
     horizon: int = _setting("horizon")
 
     def __post_init__(self):
@@ -214,6 +217,10 @@ class ModelConfig:
         ensemble: with several series, train this many networks, the ``j``-th of ``k`` reading
             the last ``lookback * (k - j) / k`` rows of each window, and average their forecasts
             (one Keras model). Defaults to 1.
+        theta_weight: with several series, blend each forecast with statsforecast's AutoTheta
+            fitted on that series' whole history up to the forecast origin:
+            ``(1 - w) * network + w * theta`` (:mod:`forecast_cli.theta_blend`; the ``stats``
+            extra). 0 = the network alone. Defaults to 0.
     """
 
     model: str = _setting("model")
@@ -231,6 +238,7 @@ class ModelConfig:
     local: bool = _setting("local")
     id_embedding: int = _setting("id_embedding")
     ensemble: int = _setting("ensemble")
+    theta_weight: float = _setting("theta_weight")
 
     def __post_init__(self):
         _normalise(self)
@@ -248,7 +256,7 @@ class ModelConfig:
 
     def check_window(self, window: WindowConfig) -> ModelConfig:
         """Checks that depend on the window lengths."""
-        if self.patch > window.lookback:
+        if window.lookback is not None and self.patch > window.lookback:
             raise ConfigError(f"--patch ({self.patch}) must be <= --lookback ({window.lookback}).")
         return self
 

@@ -201,6 +201,32 @@ def default_lookback(n_rows: int, season: int, horizon: int, folds: int = 5, bas
     return max(1, room)
 
 
+# The lookback of a model of many series when none is given (the setting's former default; the
+# presets of the M3 and M4 benchmarks set their own).
+MANY_SERIES_LOOKBACK = 30
+
+
+def resolve_lookback(window, *, season: int = 1, n_rows: int | None = None, folds: int = 5, many: bool = False):
+    """``window`` with its lookback decided when it was not given (None): for many series
+    :data:`MANY_SERIES_LOOKBACK`, for one series :func:`default_lookback` of its rows and season
+    (``folds``: the folds it must leave room for; ``forecast train`` uses the default 5, so that it
+    trains what ``forecast evaluate`` measured). A given lookback is kept as it is.
+
+    >>> from forecast_cli.config import WindowConfig
+    >>> resolve_lookback(WindowConfig(), season=12, n_rows=700), resolve_lookback(WindowConfig(), many=True)
+    (WindowConfig(lookback=36, horizon=5), WindowConfig(lookback=30, horizon=5))
+    >>> resolve_lookback(WindowConfig(lookback=7), season=12, n_rows=700)
+    WindowConfig(lookback=7, horizon=5)
+    """
+    if window.lookback is not None:
+        return window
+    from dataclasses import replace
+
+    if many:
+        return replace(window, lookback=MANY_SERIES_LOOKBACK)
+    return replace(window, lookback=default_lookback(int(n_rows), int(season), window.horizon, folds))
+
+
 def panel_holdout_span(holdout: float, longest: int, horizon: int, n_series: int, *,
                        min_windows: int | None = None) -> int:
     """The steps a many-series holdout holds out after the common cutoff.

@@ -70,7 +70,9 @@ class Forecaster:
     :meth:`fit`, as scikit-learn does.
 
     Attributes set by :meth:`fit`: ``ids_`` (the series trained on), ``skipped_`` (series left
-    out, with the reason), ``season_`` and ``net_`` (the fitted network).
+    out, with the reason), ``season_`` and ``net_`` (the fitted network). :meth:`predict` sets
+    ``trend_bounded_`` for many series: how many of the forecasts the global model's trend bound
+    changed (:func:`forecast_cli.global_model.cap_trend`; quarterly positive series only).
     """
 
     def __init__(self, **settings):
@@ -95,9 +97,14 @@ class Forecaster:
         """A :class:`~forecast_cli.panel.Panel` from a DataFrame (or a Panel as it is)."""
         from .panel import Panel, panel_from_frame
 
-        if self._configs()[2].transform != "none":
+        model = self._configs()[2]
+        if model.transform != "none":
             raise ConfigError("--transform applies to one series (a model of many series scales each window "
                               "on its own, in logs for positive series); drop it")
+        if model.theta_weight:
+            from .theta_blend import require_stats
+
+            require_stats()
         if isinstance(df, Panel):
             return df
         if not isinstance(df, pd.DataFrame):
@@ -129,14 +136,15 @@ class Forecaster:
         if _one_series(df, id_col):
             from . import series_model
 
-            ds = self._series(df, time_col, target, features, data, window, model, train, length=True)
-            season = int(self.settings.get("season") or ds.season or 1)
+            ds, season, window = self._series(df, time_col, target, features, data, window, model, train,
+                                              length=True)
             net = series_model.fit_all(ds, window, model, train, on_epoch=on_epoch, season=season)
             self._remember_series(net, ds, data, season)
             index = ds.frame.index
             self.weights_ = {"rows": [0, len(index)], "period": [str(index[0]), str(index[-1])], "refit": False}
             self.manifest_["weights"] = self.weights_
             return self
+        window = self._many_window(window, model)
         L, H = window.lookback, window.horizon
         panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict,
                             for_fit=True, data=data)
@@ -147,16 +155,33 @@ class Forecaster:
         self.residuals_ = self.holdout_ = None  # nothing held out: no intervals
         return self
 
-    def _series(self, df, time_col, target, features, data, window, model, train, *, length: bool = False):
-        """One series' validated Dataset, after refusing what applies to many series only. ``length``:
-        also refuse a series shorter than one window (``fit``; cross-validation and the holdout split
-        refuse short series themselves, naming settings that fit)."""
+    def _series(self, df, time_col, target, features, data, window, model, train, *, length: bool = False,
+                folds: int = 5):
+        """One series' validated Dataset, its season and its window ``(ds, season, window)``, after
+        refusing what applies to many series only. A lookback not given is decided from the rows and
+        the season (:func:`~forecast_cli.fit_advice.resolve_lookback`, leaving room for ``folds``).
+        ``length``: also refuse a series shorter than one window (``fit``; cross-validation and the
+        holdout split refuse short series themselves, naming settings that fit)."""
         from . import series_model
+        from .fit_advice import resolve_lookback
 
         series_model.refuse_panel_settings(model, train)
         ds = series_model.series_dataset(df, time_col=time_col, target=target, features=features, data=data)
+        season = int(self.settings.get("season") or ds.season or 1)
+        window = resolve_lookback(window, season=season, n_rows=len(ds.frame), folds=folds)
+        model.check_window(window)
         series_model.check_for_model(ds, window, length=length)
-        return ds
+        return ds, season, window
+
+    @staticmethod
+    def _many_window(window, model):
+        """The window of a model of many series: a lookback not given is
+        :data:`~forecast_cli.fit_advice.MANY_SERIES_LOOKBACK`."""
+        from .fit_advice import resolve_lookback
+
+        window = resolve_lookback(window, many=True)
+        model.check_window(window)
+        return window
 
     def _remember_series(self, net, ds, data, season: int, info: dict | None = None, residuals=None) -> None:
         """What predict and save need of a one-series model: the network, its manifest and the data."""
@@ -222,13 +247,13 @@ class Forecaster:
         from .baselines import make_panel_baselines
         from .global_model import GlobalForecaster
         from .panel_cv import cross_validate_panel
+        from .theta_blend import partnered
 
         data, window, model, train = self._configs()
         if _one_series(df, id_col):
             from . import series_model
 
-            ds = self._series(df, time_col, target, features, data, window, model, train)
-            season = int(self.settings.get("season") or ds.season or 1)
+            ds, season, window = self._series(df, time_col, target, features, data, window, model, train)
             with _named(ds):
                 net, info, residuals = series_model.fit_holdout(ds, window, model, train, season=season,
                                                                 holdout=holdout, on_epoch=on_epoch)
@@ -255,6 +280,7 @@ class Forecaster:
         if fallback != "model":
             raise ConfigError("--fallback best applies to one series; with many series the global network is "
                               "what a bundle serves (the verdict says how it did against each baseline)")
+        window = self._many_window(window, model)
         L, H = window.lookback, window.horizon
         panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict,
                             for_fit=True, data=data)
@@ -264,11 +290,12 @@ class Forecaster:
 
         span = panel_holdout_span(holdout, longest, H, len(panel.series))
         season = int(self.settings.get("season") or panel.season or 1)
-        fitted, notes = [], []
+        fitted, blends, notes = [], [], []
 
         def make_model():
             fitted.append(GlobalForecaster(window, model, train, n_targets=len(panel.target), season=season))
-            return _WithEpochs(fitted[-1], on_epoch)
+            blends.append(partnered(_WithEpochs(fitted[-1], on_epoch), model.theta_weight, season))
+            return blends[-1]
 
         frame, result = cross_validate_panel(
             panel.ids, [ds.frame.index for ds in panel.series], [ds.values for ds in panel.series],
@@ -276,6 +303,7 @@ class Forecaster:
             make_baselines=lambda: make_panel_baselines(L, H, len(panel.target), season, stat=train.stat_baseline,
                                                         n_rows=[len(ds.frame) for ds in panel.series], notes=notes),
             id_col=panel.id_col)
+        notes += _blend_notes(model.theta_weight, blends)
         if notes:
             result["notes"] = notes
         self.net_, self.season_, self.one_series_ = fitted[0], season, False
@@ -306,6 +334,8 @@ class Forecaster:
         self.trading_days_ = bool(getattr(panel, "trading_days", False))
         self.time_col_ = panel.date_col or "ds"
         self.tails_ = {sid: (ds.values[-L:].copy(), ds.frame.index[-L:]) for sid, ds in zip(panel.ids, panel.series)}
+        if self.model_cfg_.theta_weight:  # AutoTheta reads the whole history (predict with no new data)
+            self.histories_ = {sid: ds.values[:, 0].copy() for sid, ds in zip(panel.ids, panel.series)}
 
     def _check_fitted(self):
         if not hasattr(self, "net_"):
@@ -340,12 +370,13 @@ class Forecaster:
         if self.one_series_:
             return self._predict_series(h, df, tuple(level or ()), time_col, target)
         if df is None:
-            tails = self.tails_
+            tails, histories = self.tails_, getattr(self, "histories_", None)
         else:
             panel = self._panel(df, id_col if id_col is not None else self.id_col_, time_col,
                                 target or self.target_[0], self.features_, min_rows=1, strict=False, for_fit=False)
             tails = {sid: (ds.values[-L:], ds.frame.index[-L:]) for sid, ds in zip(panel.ids, panel.series)}
-        return self._forecast(tails, h, tuple(level or ()))
+            histories = {sid: ds.values[:, 0] for sid, ds in zip(panel.ids, panel.series)}
+        return self._forecast(tails, h, tuple(level or ()), histories)
 
     def _predict_series(self, h: int, df, levels: tuple, time_col: str, target) -> pd.DataFrame:
         """One series: its last window (``df``, or the training data) through the network, with the
@@ -387,9 +418,13 @@ class Forecaster:
         self._check_fitted()
         if self.one_series_:
             return self.net_.predict_windows(X)
+        if self.model_cfg_.theta_weight:
+            from .theta_blend import NEEDS_HISTORY
+
+            raise ConfigError(NEEDS_HISTORY)
         return self.net_.predict_windows(X, keys=keys, lengths=lengths)
 
-    def _forecast(self, tails: dict, h: int, levels: tuple = ()) -> pd.DataFrame:
+    def _forecast(self, tails: dict, h: int, levels: tuple = (), histories: dict | None = None) -> pd.DataFrame:
         from .calendar import future_index
 
         L = self.window_.lookback
@@ -404,6 +439,10 @@ class Forecaster:
             X[j, L - len(v):] = v
             X[j, :L - len(v)] = v[0]  # padding (masked by the model; kept finite)
         point = np.asarray(self.net_.predict_windows(X, keys=ids, lengths=lengths))[:, :h, 0]
+        # forecasts whose trend the global model bounded (positive series at season 4: its trend cap and band)
+        self.trend_bounded_ = int(getattr(self.net_, "trend_capped_", 0))
+        if self.model_cfg_.theta_weight:
+            point = self._blend(point, ids, histories)
         if not np.isfinite(point).all():
             bad = ids[int(np.argwhere(~np.isfinite(point))[0][0])]
             raise DataError(f"series '{bad}': the forecast is not finite; the history is outside what the "
@@ -419,6 +458,24 @@ class Forecaster:
             cols["short_history"] = bool(lengths[j] < L)
             frames.append(pd.DataFrame(cols))
         return pd.concat(frames, ignore_index=True)
+
+    def _blend(self, point: np.ndarray, ids: list, histories: dict | None) -> np.ndarray:
+        """``point`` ``(n_series, h)`` blended with AutoTheta's forecasts from each series' whole
+        history (``theta_weight``; :mod:`forecast_cli.theta_blend`), with a warning for those it left alone."""
+        import warnings
+
+        from .theta_blend import MIN_ROWS, blend_forecasts
+
+        if histories is None:
+            raise ConfigError("this model blends in AutoTheta's forecast from each series' whole history "
+                              "(--theta-weight), and a bundle keeps only the last windows: pass the histories as df")
+        out, skipped = blend_forecasts(point, [histories[sid] for sid in ids], self.model_cfg_.theta_weight,
+                                       self.season_)
+        if skipped:
+            warnings.warn(f"{skipped} series forecast by the network alone: AutoTheta could not be fitted to their "
+                          f"histories (fewer than {MIN_ROWS} rows after the last gap, or a failed fit)",
+                          UserWarning, stacklevel=3)
+        return out
 
     def _bounds(self, levels: tuple, X: np.ndarray, lengths: np.ndarray, h: int) -> dict:
         """``{level: (lo, hi)}``, each ``(n_series, h)`` offsets in the data's units."""
@@ -476,19 +533,20 @@ class Forecaster:
         from .baselines import make_panel_baselines
         from .global_model import GlobalForecaster
         from .panel_cv import cross_validate_panel
+        from .theta_blend import partnered
 
         data, window, model, train = self._configs()
         if _one_series(df, id_col):
             from . import series_model
 
-            ds = self._series(df, time_col, target, features, data, window, model, train)
-            season = int(self.settings.get("season") or ds.season or 1)
+            ds, season, window = self._series(df, time_col, target, features, data, window, model, train,
+                                              folds=folds)
             with _named(ds):
                 frame, result = series_model.cross_validate(
                     ds, window, model, train, season=season, folds=folds, cv=cv, test_size=test_size,
                     by_step=by_step, predictions=predictions, on_fold=on_fold, on_epoch=on_epoch,
                     on_fold_done=on_fold_done, map_folds=map_folds)
-            result["season"] = season
+            result["season"], result["lookback"] = season, window.lookback
             frame.attrs["metrics"] = result
             self.cv_metrics_ = result
             return frame
@@ -497,22 +555,30 @@ class Forecaster:
                               "past before its cutoff")
         if by_step:
             raise ConfigError("--by-step applies to one series; with many series the metrics are per series")
+        window = self._many_window(window, model)
         L, H = window.lookback, window.horizon
         panel = self._panel(df, id_col, time_col, target, features, min_rows=L + H + 1, strict=strict,
                             for_fit=True, data=data)
         season = int(self.settings.get("season") or panel.season or 1)
-        n_t, notes = len(panel.target), []
+        n_t, notes, blends = len(panel.target), [], []
+
+        def make_model():
+            blends.append(partnered(GlobalForecaster(window, model, train, n_targets=n_t, season=season),
+                                    model.theta_weight, season))
+            return blends[-1]
+
         frame, result = cross_validate_panel(
             panel.ids, [ds.frame.index for ds in panel.series], [ds.values for ds in panel.series],
             lookback=L, horizon=H, season=season, folds=folds, test_size=test_size, step=step,
-            make_model=lambda: GlobalForecaster(window, model, train, n_targets=n_t, season=season),
+            make_model=make_model,
             make_baselines=lambda: make_panel_baselines(L, H, n_t, season, stat=train.stat_baseline,
                                                         n_rows=[len(ds.frame) for ds in panel.series], notes=notes),
             on_fold=on_fold, on_fold_done=on_fold_done, id_col=panel.id_col, map_folds=map_folds)
+        notes += _blend_notes(model.theta_weight, blends)
         if notes:
             result["notes"] = notes
         result["skipped"] = list(panel.skipped)
-        result["season"] = season
+        result["season"], result["lookback"] = season, L
         frame.attrs["metrics"] = result
         self.cv_metrics_ = result
         return frame
@@ -645,6 +711,18 @@ def _scaled_residuals(frame: pd.DataFrame, panel, L: int, H: int, season: int) -
     if not out:
         return np.empty((H, 1, 0))
     return np.asarray(out).T[:, None, :]
+
+
+def _blend_notes(weight: float, blends: list) -> list:
+    """The notes of a cross-validation or holdout whose forecasts blend in AutoTheta (none at weight 0)."""
+    if not weight:
+        return []
+    notes = [f"model: {1 - weight:g} x the network + {weight:g} x AutoTheta (statsforecast), each fitted on the "
+             "series' rows up to the forecast origin (--theta-weight)"]
+    skipped = sum(getattr(b, "skipped_", 0) for b in blends)
+    if skipped:
+        notes.append(f"{skipped} forecasts are the network's alone: AutoTheta could not be fitted to those histories")
+    return notes
 
 
 class _WithEpochs:

@@ -612,7 +612,8 @@ def predict_many(bundle_path, source, steps: int | None = None, levels: Sequence
             "file": panel.source, "id_col": panel.id_col, "series": len(panel.ids),
             "freq": panel.freq, "freq_label": panel.freq_label, "target": list(manifest["data"]["target"]),
             "horizon": H, "steps": steps, "levels": list(levels), "warnings": warnings,
-            "skipped": list(panel.skipped), "lookback": int(fc.window_.lookback)}
+            "skipped": list(panel.skipped), "lookback": int(fc.window_.lookback),
+            "trend_bounded": int(getattr(fc, "trend_bounded_", 0))}
     return Forecast(out, info, history=panel)
 
 

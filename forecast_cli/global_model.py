@@ -544,6 +544,7 @@ class GlobalForecaster:
         keys = [None] * n if keys is None else [None if k is None else str(k) for k in keys]
         if len(keys) != n:
             raise ConfigError(f"{len(keys)} keys for {n} windows.")
+        self.trend_capped_ = 0  # this call's count (see below)
         if self.local:
             return self._predict_local(X, keys, lengths, batch_size)
         Xn, stats = normalise_windows(X, self.norm_lag, log=self.log, lengths=lengths)

@@ -256,6 +256,7 @@ SCHEMA = Obj({
         "local": Bool(),
         "id_embedding": Int(0, MAX_UNITS),
         "ensemble": Int(1, 16),
+        "theta_weight": _FRACTION,  # AutoTheta's share of each forecast (forecast_cli.theta_blend)
     }),
     "train": Obj({
         "epochs": Opt(Int(1)), "steps": Opt(Int(1)), "batch_size": Int(1), "patience": Opt(Int(0)),

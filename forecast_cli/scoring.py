@@ -434,6 +434,10 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
             on_warning(msg)
 
     manifest = read_manifest(bundle_path)
+    if (manifest.get("model") or {}).get("theta_weight"):  # not scored from windows: refused before any file
+        from .theta_blend import NEEDS_HISTORY
+
+        raise ConfigError(NEEDS_HISTORY)
     H = int(manifest["window"]["horizon"])
     steps = check_steps(steps, H)
     levels = check_levels(levels)

@@ -48,7 +48,8 @@ def series_dataset(df, *, time_col: str, target, features: Sequence[str], data: 
 def refuse_panel_settings(model: ModelConfig, train: TrainConfig) -> None:
     """Refuse the settings of the many-series network on one series (they would be ignored)."""
     for flag, on in (("--local", model.local), ("--id-embedding", model.id_embedding),
-                     ("--ensemble", model.ensemble > 1), ("--balance", train.balance > 0)):
+                     ("--ensemble", model.ensemble > 1), ("--balance", train.balance > 0),
+                     ("--theta-weight", model.theta_weight > 0)):
         if on:
             raise ConfigError(f"{flag} applies to many series (a long file with --id-col, a folder or a glob); "
                               "drop it for one series")

@@ -6,8 +6,8 @@ here, the command line builds its options from here (:mod:`forecast_cli.cli_opti
 because ``forecast --help`` builds every option from it: a plain table costs that start-up
 less than the dataclasses would (``config.py`` is imported only by the commands that run).
 
->>> TABLE["lookback"].default, option_decls("lookback"), envvar("jit_compile"), cli_default("jit_compile")
-(30, ('--lookback', '-l'), 'FORECAST_JIT', 'off')
+>>> TABLE["horizon"].default, option_decls("lookback"), envvar("jit_compile"), cli_default("jit_compile")
+(5, ('--lookback', '-l'), 'FORECAST_JIT', 'off')
 >>> check_value("units", 0)
 Traceback (most recent call last):
 ...
@@ -154,7 +154,8 @@ _ROWS = (
     Setting(_D, "dayfirst", "bool | None", None, "Read 01/02/2021 day-first (or month-first); default: from the data.", rule=_BOOL_OR_NONE),
     Setting(_D, "id_col", "str | None", None, "Column naming the series in a long file.", rule=_TEXT_OR_NONE),
     # WindowConfig, and Settings.season
-    Setting(_W, "lookback", "int", 30, "Input window length (steps).", "-l", rule=_int(1)),
+    Setting(_W, "lookback", "int | None", None, "Input window length (default: whole seasons, >= 30).", "-l",
+            rule=_int(1, none=True)),
     Setting(_W, "horizon", "int", 5, "Steps predicted at once.", "-H", rule=_int(1)),
     Setting(_S, "season", "int | None", None, "Season length (default: from the frequency).",
             rule=_int(1, none=True)),
@@ -181,6 +182,7 @@ _ROWS = (
     Setting(_M, "local", "bool", False, "One network per series, not one global network.", rule=_BOOL),
     Setting(_M, "id_embedding", "int", 0, "Each series' id as a learned embedding of N dimensions; 0: off.", rule=_int(0)),
     Setting(_M, "ensemble", "int", 1, "Average N networks reading ever shorter windows.", rule=_int(1, 16)),
+    Setting(_M, "theta_weight", "float", 0.0, "Blend in AutoTheta at this weight; 0: off.", rule=_float(0, 1)),
     # TrainConfig
     Setting(_T, "epochs", "int | None", None, "Most epochs (default: from --steps).", rule=_int(1, none=True)),
     Setting(_T, "steps", "int", 1000, "Steps that size the epochs.", rule=_int(1)),

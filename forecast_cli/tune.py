@@ -521,6 +521,12 @@ def _prepare(source, settings, *, space_path, folds, test_size, holdout, cv, str
     full = api.load_many(source, data, window, strict=strict, warn=warn) if many else api._load_one(source, data)
     search = split_search(full, many=many, horizon=window.horizon, folds=folds, holdout=holdout, test_size=test_size)
     search.info["data"] = api._panel_info(full) if many else _series_info(full)
+    if window.lookback is None:  # the defaults' trial reads the lookback the commands decide on the searched rows
+        from .fit_advice import resolve_lookback
+
+        window = resolve_lookback(window, season=int(settings.season or full.season or 1), n_rows=search.search_rows,
+                                  folds=folds, many=many)
+        settings = replace(settings, window=window)
     space = _fit_space(space, given, _max_lookback(search, window.horizon, folds, test_size), space_path)
     base = {k: v for k, v in settings.to_kwargs().items() if v is not None}
     base.update({k: p.choices[0] for k, p in space.items() if p.kind == "fixed"})

@@ -122,7 +122,7 @@ def test_the_advised_settings_fit_whatever_the_length(n_rows, lookback, horizon,
 def test_a_short_monthly_series_gets_advice_that_works_the_first_time(monthly60, tmp_path):
     r = invoke("evaluate", monthly60, *TINY)
     line = one_line_error(r, 1, "60 rows leave 10 training rows before the first of 5 test spans of 10 rows",
-                          "(20 training windows of lookback 30 and horizon 5)")
+                          "(20 training windows of lookback 13 and horizon 5)")
     flags = advised(line)
     assert flags == ["--folds", "2", "--test-size", "11", "--lookback", "13", "--horizon", "5"]
     r = invoke("evaluate", monthly60, *flags, *TINY, "--json-lines")
@@ -132,7 +132,14 @@ def test_a_short_monthly_series_gets_advice_that_works_the_first_time(monthly60,
     assert [x["n_train_windows"] for x in lines[:2]] == [21, 32]  # at least the network's 20 in every fold
     assert lines[-1]["settings"]["window"] == {"lookback": 13, "horizon": 5}
 
-    r = invoke("train", monthly60, "-o", tmp_path / "m.fcst", *TINY)
+    # train without --lookback: the whole-seasons rule takes what the rows hold, the lookback evaluate advised
+    r = invoke("train", monthly60, "-o", tmp_path / "d.fcst", *TINY, "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["settings"]["window"] == {"lookback": 13, "horizon": 5}
+    assert out["holdout"]["n_holdout_windows"] == 19 and out["holdout"]["n_train_windows"] >= 20
+    # the former default, given, gets the advice
+    r = invoke("train", monthly60, "-o", tmp_path / "m.fcst", "--lookback", "30", *TINY)
     line = one_line_error(r, 1, "60 rows leave 37 training rows before a holdout of 23 rows (--holdout 0.1 is 6 rows, "
                           "grown to the 19 windows that the 80 % and 95 % intervals need)")
     flags = advised(line)

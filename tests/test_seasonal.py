@@ -66,3 +66,48 @@ def test_nothing_fitted_reads_rows_after_the_training_windows():
     assert np.array_equal(a.scaler_.mean_, b.scaler_.mean_) and a.linear_fit_ == b.linear_fit_
     o = np.arange(100, TRAIN_END - 1)  # windows whose inputs end before the changed rows forecast the same
     assert np.allclose(a.predict(v, o), b.predict(changed, o), atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- the default, wired
+def _monthly_csv(tmp_path, n=240):
+    import pandas as pd
+
+    path = tmp_path / "monthly.csv"
+    pd.DataFrame({"date": pd.date_range("2000-01-01", periods=n, freq="MS"), "y": _planted(n)}).to_csv(path, index=False)
+    return path
+
+
+def test_commands_use_whole_seasons_when_no_lookback_is_given(tmp_path):
+    """evaluate and train on one series: no --lookback -> 36 on monthly data (shown in the settings and
+    trained with); a given --lookback is kept; fewer rows -> the whole seasons they hold."""
+    from forecast_cli import api
+    from forecast_cli.config import DataConfig
+    from forecast_cli.settings_table import TABLE
+
+    assert TABLE["lookback"].default is None and WindowConfig().lookback is None
+    src, fast = _monthly_csv(tmp_path), dict(units=4, dropout=0.0)
+    train = TrainConfig(epochs=1, patience=1, stat_baseline=False)
+    ev = api.evaluate(str(src), DataConfig(), WindowConfig(horizon=M), ModelConfig(**fast), train, folds=2)
+    assert ev["settings"]["window"] == {"lookback": 36, "horizon": M} and ev["settings"]["season"] == M
+    assert all(f["n_train_windows"] == f["train_rows"][1] - 36 - M + 1 for f in ev["folds"]), ev["folds"][0]
+    tr = api.train(str(src), tmp_path / "m.fcst", DataConfig(), WindowConfig(horizon=M), ModelConfig(**fast), train)
+    assert tr["settings"]["window"]["lookback"] == 36
+    from forecast_cli.bundle import read_manifest
+
+    assert read_manifest(tmp_path / "m.fcst")["window"] == {"lookback": 36, "horizon": M}
+    given = api.evaluate(str(src), DataConfig(), WindowConfig(20, M), ModelConfig(**fast), train, folds=2)
+    assert given["settings"]["window"]["lookback"] == 20
+    (tmp_path / "short").mkdir()
+    short = api.evaluate(str(_monthly_csv(tmp_path / "short", 96)), DataConfig(), WindowConfig(horizon=M),
+                         ModelConfig(**fast), train, folds=2, test_size=M)
+    assert short["settings"]["window"]["lookback"] == default_lookback(96, M, M, 2) == 24
+
+
+def test_many_series_and_tune_read_the_default_lookback():
+    """Many series: None is 30 (the former default); tune's defaults trial gets the rule's value."""
+    from forecast_cli.config import WindowConfig as W
+    from forecast_cli.fit_advice import MANY_SERIES_LOOKBACK, resolve_lookback
+
+    assert MANY_SERIES_LOOKBACK == 30 and resolve_lookback(W(), many=True).lookback == 30
+    assert resolve_lookback(W(horizon=M), season=M, n_rows=500).lookback == 36
+    assert resolve_lookback(W(9, M), season=M, n_rows=500, many=True).lookback == 9

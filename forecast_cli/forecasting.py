@@ -238,14 +238,15 @@ def load_by_id(source, cfg):
 
 
 def input_series(source, manifest: dict, cfg, lookback: int, steps: int,
-                 warnings: list | None = None) -> list[tuple[str | None, int, np.ndarray, object]]:
+                 warnings: list | None = None, on_dataset=None) -> list[tuple[str | None, int, np.ndarray, object]]:
     """What scoring needs of one input for a bundle of many series: ``[(id, rows_read, window, future
     timestamps)]``. A long file (``cfg.id_col``) gives one entry per series; any other file one entry,
     id None. A window holds at most ``lookback`` rows: a shorter one is a short history, padded by
-    the model."""
+    the model. ``on_dataset``, when given, is called with each entry's id and its whole Dataset."""
     panel = load_by_id(source, cfg) if cfg.id_col else None
     if panel is None:
-        rows, win, ts = input_tail(source, manifest, cfg, lookback, steps, warnings, allow_short=True)
+        rows, win, ts = input_tail(source, manifest, cfg, lookback, steps, warnings, allow_short=True,
+                                   on_dataset=None if on_dataset is None else lambda ds: on_dataset(None, ds))
         return [(None, rows, win, ts)]
     out = []
     for s in panel.skipped:
@@ -256,6 +257,8 @@ def input_series(source, manifest: dict, cfg, lookback: int, steps: int,
             win = last_window(ds, lookback, allow_short=True)
         except DataError as e:
             raise DataError(f"series '{sid}': {e.message}", path=e.path) from None
+        if on_dataset is not None:
+            on_dataset(sid, ds)
         out.append((sid, int(len(ds.frame)), win, future_timestamps(ds, manifest, steps, None)))
     return out
 

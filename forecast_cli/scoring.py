@@ -203,6 +203,9 @@ class Scorer:
         # A model of many series (a global network) forecasts any series: each input's window is scaled on
         # its own, a short history is padded, and a long file (its id column) holds many series.
         self.many = isinstance(manifest.get("panel"), dict)
+        # A model of many series trained with --theta-weight: each forecast blends in AutoTheta's, fitted
+        # on the input's whole history (forecast_cli.theta_blend), as `forecast predict` does.
+        self.theta = float((manifest.get("model") or {}).get("theta_weight") or 0.0) if self.many else 0.0
         # A one-series bundle with adaptive intervals: an input that runs past the training data gets the
         # level adapted to the misses on those rows (forecasting.adaptive_bounds), as `forecast predict` does.
         self.adaptive = bool(levels and (manifest.get("conformal") or {}).get("adaptive") and forecaster.one_series_)
@@ -220,7 +223,10 @@ class Scorer:
             if source is not None and source["sha256"] is None:
                 source["sha256"] = sha256_file(path)  # before reading: a later change is seen next run
             if self.many:
-                got = input_series(str(path), manifest, cfg, L, steps, file_warnings)
+                histories: dict = {}
+                got = input_series(str(path), manifest, cfg, L, steps, file_warnings,
+                                   on_dataset=(lambda sid, ds: histories.__setitem__(sid, ds.values[:, 0]))
+                                   if self.theta else None)
             else:
                 read = []
                 got = [(None, *input_tail(str(path), manifest, cfg, L, steps, file_warnings,
@@ -248,11 +254,25 @@ class Scorer:
             entry["short_history"] = short
             file_warnings.append(f"{entry['input']}: {len(short)} series shorter than the lookback ({L}) padded "
                                  "(a global model's forecast from a short history)")
+        partners = self._partners(entry, got, histories, file_warnings) if self.theta else [None] * len(got)
         if file_warnings:
             entry["warnings"] = file_warnings
             for w in file_warnings:
                 self.warn(w)
-        return entry, out_path, [(sid, w, ts) for sid, _, w, ts in got], source
+        return entry, out_path, [(sid, w, ts, p) for (sid, _, w, ts), p in zip(got, partners)], source
+
+    def _partners(self, entry: dict, got: list, histories: dict, file_warnings: list) -> list:
+        """AutoTheta's forecast from each series' whole history (None where it cannot be fitted, said in
+        ``file_warnings``), for a bundle trained with ``--theta-weight``."""
+        from .theta_blend import theta_forecast
+
+        H, season = int(self.manifest["window"]["horizon"]), int(self.manifest["panel"]["state"]["season"])
+        out = [theta_forecast(histories[sid], H, season) for sid, _, _, _ in got]
+        alone = [entry["input"] if sid is None else str(sid) for (sid, _, _, _), f in zip(got, out) if f is None]
+        if alone:
+            file_warnings.append(f"{entry['input']}: {len(alone)} series forecast by the network alone: AutoTheta "
+                                 f"could not be fitted to their histories ({', '.join(alone[:5])})")
+        return out
 
     def write_one(self, entry: dict, out_path: Path, parts_in: list, source: dict | None) -> None:
         """Check one input's forecasts (one, or one per series of a long file) and write them (or keep
@@ -320,21 +340,27 @@ class Scorer:
         if not pending:
             return
         L = self.L
-        wins = [(sid, w) for _, _, series, _ in pending for sid, w, _ in series]
+        wins = [(sid, w) for _, _, series, _ in pending for sid, w, _, _ in series]
         # (n, L, C); a short history (global models only) is left-padded, its length passed on
         X = np.stack([w if len(w) == L else np.concatenate([np.repeat(w[:1], L - len(w), axis=0), w])
                       for _, w in wins])
         if self.many:
             stems = [Path(entry["input"]).stem for entry, _, series, _ in pending for _ in series]
             keys = [stems[k] if sid is None else str(sid) for k, (sid, _) in enumerate(wins)]
-            point = self.forecaster.predict_windows(X, keys=keys, lengths=[len(w) for _, w in wins])
+            # the network itself: the Forecaster refuses windows alone for a blended model, blended below
+            net = self.forecaster.net_ if self.theta else self.forecaster
+            point = net.predict_windows(X, keys=keys, lengths=[len(w) for _, w in wins])
         else:
             point = self.forecaster.predict_windows(X)  # raw values
         k = 0
         for entry, out_path, series, source in pending:
             got = []
-            for sid, window, ts in series:
-                got.append((sid, window, point[k], ts))
+            for sid, window, ts, partner in series:
+                p = point[k]
+                if partner is not None:  # (1 - w) x network + w x AutoTheta, the first (only) target
+                    p = np.array(p, dtype=np.float64, copy=True)
+                    p[:, 0] = (1.0 - self.theta) * p[:, 0] + self.theta * partner
+                got.append((sid, window, p, ts))
                 k += 1
             try:
                 self.write_one(entry, out_path, got, source)
@@ -434,10 +460,10 @@ def score(bundle_path, inputs: Sequence[str], outdir, *, steps: int | None = Non
             on_warning(msg)
 
     manifest = read_manifest(bundle_path)
-    if (manifest.get("model") or {}).get("theta_weight"):  # not scored from windows: refused before any file
-        from .theta_blend import NEEDS_HISTORY
+    if (manifest.get("model") or {}).get("theta_weight"):  # statsforecast is needed: said before any file
+        from .theta_blend import require_stats
 
-        raise ConfigError(NEEDS_HISTORY)
+        require_stats()
     H = int(manifest["window"]["horizon"])
     steps = check_steps(steps, H)
     levels = check_levels(levels)

@@ -31,7 +31,8 @@ MIN_ROWS = 4
 INSTALL = "pip install 'forecast-cli[stats]'"
 # Why stacked windows alone (batch scoring's fast path) cannot be forecast by a blended model.
 NEEDS_HISTORY = ("this model blends in AutoTheta's forecast from each series' whole history (--theta-weight), "
-                 "which input windows alone do not hold: forecast with `forecast predict` (or Forecaster.predict)")
+                 "which input windows alone do not hold: use Forecaster.predict(df=...), `forecast predict` or "
+                 "`forecast score`")
 
 
 def require_stats() -> None:

@@ -117,7 +117,7 @@ def test_cross_validation_blends_theta_fitted_before_each_cutoff(three):
     assert any("0.6 x the network + 0.4 x AutoTheta" in n for n in notes), notes
 
 
-def test_a_bundle_keeps_the_weight_and_needs_the_histories(pair, three, tmp_path):
+def test_a_bundle_keeps_the_weight_and_scores_whole_histories(pair, three, tmp_path):
     from forecast_cli import Forecaster
     from forecast_cli.bundle import read_manifest
     from forecast_cli.cli import app
@@ -130,23 +130,46 @@ def test_a_bundle_keeps_the_weight_and_needs_the_histories(pair, three, tmp_path
     pd.testing.assert_frame_equal(again.predict(df=three), blended.predict(), rtol=1e-7)
     with pytest.raises(ConfigError, match="pass the histories as df"):
         again.predict()
-    with pytest.raises(ConfigError, match="forecast predict"):
+    with pytest.raises(ConfigError, match="input windows alone do not hold"):
         again.predict_windows(np.zeros((1, 48, 1)), keys=["flat"], lengths=[48])
-    csv = tmp_path / "in.csv"
+    # batch scoring reads each input's whole history too: the same forecasts as predict, a long file and
+    # a file of one series alike; a history too short for Theta keeps the network's, with a warning
+    csv, one, short = tmp_path / "in.csv", tmp_path / "trend.csv", tmp_path / "tiny.csv"
     three.to_csv(csv, index=False)
-    r = CliRunner().invoke(app, ["score", str(path), str(csv), "-o", str(tmp_path / "out"), "--id-col", "unique_id"])
-    one_line_error(r, 2, "--theta-weight", "forecast predict")
-    assert not (tmp_path / "out").exists()
+    three[three.unique_id == "trend"].drop(columns="unique_id").to_csv(one, index=False)
+    three[three.unique_id == "big"].drop(columns="unique_id").tail(3).to_csv(short, index=False)
+    r = CliRunner().invoke(app, ["score", str(path), str(csv), str(one), str(short), "-o", str(tmp_path / "out"),
+                                 "--id-col", "unique_id"])
+    assert r.exit_code == 0, r.output
+    want = blended.predict()
+    got = pd.read_csv(tmp_path / "out" / "in.forecast.csv")
+    for sid in ("big", "flat", "trend"):
+        np.testing.assert_allclose(got.loc[got.unique_id == sid, "y"].to_numpy(),
+                                   want.loc[want.unique_id == sid, "model"].to_numpy(), rtol=1e-6)
+    alone = pd.read_csv(tmp_path / "out" / "trend.forecast.csv")["y"].to_numpy()
+    np.testing.assert_allclose(alone, want.loc[want.unique_id == "trend", "model"].to_numpy(), rtol=1e-6)
+    assert "1 series forecast by the network alone: AutoTheta could not be fitted" in r.stderr
+    net = pair[0].predict(df=three[three.unique_id == "big"].tail(3).assign(unique_id="tiny"))["model"].to_numpy()
+    tiny = pd.read_csv(tmp_path / "out" / "tiny.forecast.csv")["y"].to_numpy()
+    np.testing.assert_allclose(tiny, net, rtol=1e-6)  # the network alone (the plain fit has the same weights)
 
 
-def test_refusals(three, monkeypatch):
+def test_refusals(pair, three, monkeypatch, tmp_path):
     from forecast_cli import Forecaster
+    from forecast_cli.cli import app
 
     one = three[three.unique_id == "flat"].drop(columns="unique_id")
     with pytest.raises(ConfigError, match="--theta-weight applies to many series"):
         Forecaster(**FAST, theta_weight=0.3).fit(one, id_col=None)
     with pytest.raises(ConfigError, match=r"--theta-weight must be a float in \[0, 1\)"):
         Forecaster(**FAST, theta_weight=1.0).fit(three)
+    path = tmp_path / "blend.fcst"
+    pair[1].save(path)
     monkeypatch.setattr("forecast_cli.stat_baselines.stats_missing", lambda: True)
     with pytest.raises(ConfigError, match=r"pip install 'forecast-cli\[stats\]'"):
         Forecaster(**FAST, theta_weight=0.3).fit(three)
+    csv = tmp_path / "in.csv"
+    three.to_csv(csv, index=False)  # score says so before any file is read or written
+    r = CliRunner().invoke(app, ["score", str(path), str(csv), "-o", str(tmp_path / "out"), "--id-col", "unique_id"])
+    one_line_error(r, 2, "--theta-weight", "pip install 'forecast-cli[stats]'")
+    assert not (tmp_path / "out").exists()

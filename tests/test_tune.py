@@ -259,3 +259,18 @@ def test_trials_that_keep_failing_end_the_run_in_one_line(tmp_path, monkeypatch)
         tune_mod.tune(tmp_path / "s.csv", split_settings(), trials=10, storage=f"sqlite:///{tmp_path / 't.db'}",
                       folds=1, warn=warned.append)
     assert warned == [f"trial {k} failed: fold 1: the model's rmse is not finite" for k in range(3)]
+
+
+@needs_optuna
+def test_without_a_lookback_the_defaults_trial_reads_the_whole_seasons_rule(tmp_path):
+    """No --lookback: trial 0 (the defaults) gets the lookback evaluate would use on the searched rows."""
+    from forecast_cli.fit_advice import default_lookback
+
+    _series().to_csv(tmp_path / "s.csv", index=False)
+    (tmp_path / "space.toml").write_text(SPACE.replace("lookback = {low = 7, high = 14}", "lookback = {low = 7, high = 40}"))
+    r = invoke("tune", tmp_path / "s.csv", *TINY[2:], "--space", tmp_path / "space.toml", "--storage",
+               f"sqlite:///{tmp_path / 'tune.db'}", "--trials", 1, "--json")
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)
+    want = default_lookback(N - HOLDOUT, 7, 5, folds=1)
+    assert want == 35 and res["defaults"]["trial"] == 0 and res["defaults"]["params"]["lookback"] == want

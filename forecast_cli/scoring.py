@@ -358,8 +358,10 @@ class Scorer:
             for sid, window, ts, partner in series:
                 p = point[k]
                 if partner is not None:  # (1 - w) x network + w x AutoTheta, the first (only) target
+                    from .theta_blend import mix
+
                     p = np.array(p, dtype=np.float64, copy=True)
-                    p[:, 0] = (1.0 - self.theta) * p[:, 0] + self.theta * partner
+                    p[:, 0] = mix(p[:, 0], partner, self.theta)
                 got.append((sid, window, p, ts))
                 k += 1
             try:

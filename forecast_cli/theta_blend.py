@@ -24,7 +24,8 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["MIN_ROWS", "NEEDS_HISTORY", "ThetaBlend", "blend_forecasts", "partnered", "require_stats", "theta_forecast"]
+__all__ = ["MIN_ROWS", "NEEDS_HISTORY", "ThetaBlend", "blend_forecasts", "mix", "partnered", "require_stats",
+           "theta_forecast"]
 
 # statsforecast's AutoTheta refuses shorter series ("tiny datasets").
 MIN_ROWS = 4
@@ -74,6 +75,15 @@ def theta_forecast(y, horizon: int, season: int) -> np.ndarray | None:
     return f if f.shape == (int(horizon),) and np.isfinite(f).all() else None
 
 
+def mix(network: np.ndarray, theta: np.ndarray, weight: float) -> np.ndarray:
+    """The blend itself: ``(1 - weight) * network + weight * theta``.
+
+    >>> mix(np.array([10.0, 20.0]), np.array([20.0, 20.0]), 0.25).tolist()
+    [12.5, 20.0]
+    """
+    return (1.0 - weight) * network + weight * theta
+
+
 def blend_forecasts(point: np.ndarray, histories, weight: float, season: int) -> tuple[np.ndarray, int]:
     """``(1 - weight) * point + weight * theta`` for each series: ``point`` ``(n, h)`` (one row per
     series), ``histories`` the n series' values up to each forecast's origin. Returns the blend and
@@ -85,7 +95,7 @@ def blend_forecasts(point: np.ndarray, histories, weight: float, season: int) ->
         if f is None:
             skipped += 1
             continue
-        out[j] = (1.0 - weight) * out[j] + weight * f
+        out[j] = mix(out[j], f, weight)
     return out, skipped
 
 

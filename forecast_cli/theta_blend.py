@@ -29,7 +29,6 @@ __all__ = ["MIN_ROWS", "NEEDS_HISTORY", "ThetaBlend", "blend_forecasts", "mix", 
 
 # statsforecast's AutoTheta refuses shorter series ("tiny datasets").
 MIN_ROWS = 4
-INSTALL = "pip install 'forecast-cli[stats]'"
 # Why stacked windows alone (batch scoring's fast path) cannot be forecast by a blended model.
 NEEDS_HISTORY = ("this model blends in AutoTheta's forecast from each series' whole history (--theta-weight), "
                  "which input windows alone do not hold: use Forecaster.predict(df=...), `forecast predict` or "
@@ -38,7 +37,7 @@ NEEDS_HISTORY = ("this model blends in AutoTheta's forecast from each series' wh
 
 def require_stats() -> None:
     """ConfigError (one line, exit 2) when statsforecast is missing; ``theta_weight`` needs it."""
-    from .stat_baselines import stats_missing
+    from .stat_baselines import INSTALL, stats_missing
 
     if stats_missing():
         raise ConfigError(f"--theta-weight blends statsforecast's AutoTheta into the forecast: {INSTALL}, "
